@@ -1,0 +1,297 @@
+//! Downloads: a remote file's metadata and its bytes as a stream, with an atomic, verified save.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+
+use bytes::{Bytes, BytesMut};
+use futures::{Stream, StreamExt};
+use serde::Serialize;
+use tokio::io::AsyncWriteExt;
+
+use crate::checksum::{Checksums, Hasher};
+use crate::error::{Error, ErrorKind, Result};
+use crate::names::sanitize_file_name;
+use crate::progress::{FileProgress, Progress};
+use crate::remote::RemoteFile;
+
+/// A stream of bytes from a service.
+pub type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes>> + Send>>;
+
+/// A file being downloaded: what the service says about it, and its bytes.
+pub struct Download {
+    file: RemoteFile,
+    stream: ByteStream,
+    progress: Option<Progress>,
+}
+
+impl fmt::Debug for Download {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Download").field("file", &self.file).finish_non_exhaustive()
+    }
+}
+
+/// A file written to disk by [`Download::save_to`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SavedFile {
+    /// Where it was written.
+    pub path: PathBuf,
+    /// How many bytes were written.
+    pub size: u64,
+    /// Checksums of what was written (SHA-256 always).
+    pub checksums: Checksums,
+}
+
+impl Download {
+    /// A download of `file` whose bytes come from `stream`. The file's size and checksums, when
+    /// set, are what the bytes are verified against.
+    pub fn new(file: RemoteFile, stream: ByteStream) -> Self {
+        Download {
+            file,
+            stream,
+            progress: None,
+        }
+    }
+
+    /// Reports progress while the bytes are read by [`Download::save_to`] or
+    /// [`Download::into_bytes`].
+    pub fn with_progress(mut self, progress: Option<Progress>) -> Self {
+        self.progress = progress;
+        self
+    }
+
+    /// What the service says about the file.
+    pub fn file(&self) -> &RemoteFile {
+        &self.file
+    }
+
+    /// The raw bytes, unverified.
+    pub fn into_stream(self) -> ByteStream {
+        self.stream
+    }
+
+    /// Writes the file to `target` and verifies it; an existing file is never replaced.
+    ///
+    /// When `target` is a directory the file goes inside it under the remote name, sanitised
+    /// (no path traversal, no device names). Bytes go to a temporary file in the same directory,
+    /// are checked against the size and every checksum the service gave, and only then renamed
+    /// into place: a failure leaves nothing behind.
+    pub async fn save_to(self, target: impl AsRef<Path>) -> Result<SavedFile> {
+        self.save(target.as_ref(), false).await
+    }
+
+    /// Like [`Download::save_to`], but replaces an existing file (atomically).
+    pub async fn save_replacing(self, target: impl AsRef<Path>) -> Result<SavedFile> {
+        self.save(target.as_ref(), true).await
+    }
+
+    /// The final path for `target`: inside it when it is a directory.
+    pub fn destination(&self, target: &Path) -> PathBuf {
+        if target.is_dir() {
+            target.join(sanitize_file_name(&self.file.name))
+        } else {
+            target.to_path_buf()
+        }
+    }
+
+    async fn save(self, target: &Path, replace: bool) -> Result<SavedFile> {
+        let dest = self.destination(target);
+        let parent = match dest.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        if !parent.is_dir() {
+            return Err(Error::invalid_input(format!(
+                "cannot save to {}: directory {} does not exist",
+                dest.display(),
+                parent.display()
+            )));
+        }
+        if !replace && dest.exists() {
+            return Err(Error::new(
+                ErrorKind::Conflict,
+                format!("{} exists already; choose another place or allow replacing it", dest.display()),
+            ));
+        }
+        let temp = tempfile::Builder::new()
+            .prefix(".securesend-")
+            .suffix(".part")
+            .tempfile_in(&parent)
+            .map_err(|e| Error::io(format!("creating a temporary file in {}", parent.display()), e))?;
+        let std_file = temp
+            .as_file()
+            .try_clone()
+            .map_err(|e| Error::io("opening the temporary file", e))?;
+        let mut out = tokio::io::BufWriter::with_capacity(256 * 1024, tokio::fs::File::from_std(std_file));
+        let what = dest.display().to_string();
+        let (mut stream, mut verifier) = self.into_parts();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk?;
+            verifier.feed(&chunk)?;
+            out.write_all(&chunk)
+                .await
+                .map_err(|e| Error::io(format!("writing {what}"), e))?;
+        }
+        let (size, checksums) = verifier.finish()?;
+        out.flush().await.map_err(|e| Error::io(format!("writing {what}"), e))?;
+        let file = out.into_inner();
+        file.sync_all().await.map_err(|e| Error::io(format!("syncing {what}"), e))?;
+        drop(file);
+        let persisted = if replace {
+            temp.persist(&dest).map_err(|e| e.error)
+        } else {
+            temp.persist_noclobber(&dest).map_err(|e| e.error)
+        };
+        persisted.map_err(|e| {
+            if e.kind() == std::io::ErrorKind::AlreadyExists {
+                Error::new(ErrorKind::Conflict, format!("{what} appeared while downloading; nothing was replaced"))
+            } else {
+                Error::io(format!("moving the download into {what}"), e)
+            }
+        })?;
+        Ok(SavedFile {
+            path: dest,
+            size,
+            checksums,
+        })
+    }
+
+    /// Reads the whole file into memory, verified, refusing more than `limit` bytes.
+    pub async fn into_bytes(self, limit: u64) -> Result<Bytes> {
+        if self.file.size.is_some_and(|s| s > limit) {
+            return Err(Error::invalid_input(format!(
+                "{} is larger than the {limit}-byte limit; save it to a file instead",
+                self.file.name
+            )));
+        }
+        let (mut stream, mut verifier) = self.into_parts();
+        let mut buf = BytesMut::new();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk?;
+            if buf.len() as u64 + chunk.len() as u64 > limit {
+                return Err(Error::protocol(format!(
+                    "the service sent more than the {limit}-byte limit"
+                )));
+            }
+            verifier.feed(&chunk)?;
+            buf.extend_from_slice(&chunk);
+        }
+        verifier.finish()?;
+        Ok(buf.freeze())
+    }
+
+    fn into_parts(self) -> (ByteStream, Verifier) {
+        let mut set = self.file.checksums.digest_set();
+        set.sha256 = true;
+        let progress = FileProgress::start(self.progress.as_ref(), 0, &self.file.name, self.file.size);
+        let verifier = Verifier {
+            hasher: Hasher::new(set),
+            progress,
+            file: self.file,
+        };
+        (self.stream, verifier)
+    }
+}
+
+/// Counts, hashes and checks the bytes of one download against what the service announced.
+struct Verifier {
+    file: RemoteFile,
+    hasher: Hasher,
+    progress: FileProgress,
+}
+
+impl Verifier {
+    fn feed(&mut self, chunk: &[u8]) -> Result<()> {
+        if let Some(size) = self.file.size {
+            if self.hasher.bytes() + chunk.len() as u64 > size {
+                return Err(Error::integrity(format!(
+                    "{}: the service sent more than the {size} bytes it announced",
+                    self.file.name
+                )));
+            }
+        }
+        self.hasher.update(chunk);
+        self.progress.advance(chunk.len() as u64);
+        Ok(())
+    }
+
+    fn finish(self) -> Result<(u64, Checksums)> {
+        let got = self.hasher.bytes();
+        if let Some(size) = self.file.size {
+            if got != size {
+                return Err(Error::integrity(format!(
+                    "{}: received {got} of {size} bytes",
+                    self.file.name
+                )));
+            }
+        }
+        let sums = self.hasher.finish();
+        sums.verify(&self.file.checksums, &self.file.name)?;
+        self.progress.finish();
+        Ok((got, sums))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checksum::sha256_hex;
+
+    fn download(data: &'static [u8], file: RemoteFile) -> Download {
+        let chunks: Vec<Result<Bytes>> = data.chunks(3).map(|c| Ok(Bytes::from_static(c))).collect();
+        Download::new(file, Box::pin(futures::stream::iter(chunks)))
+    }
+
+    #[tokio::test]
+    async fn saves_verified_into_directory_under_sanitised_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = RemoteFile::new("t", "1", "../../evil.txt")
+            .with_size(11)
+            .with_checksums(Checksums::sha256(sha256_hex(b"hello world")));
+        let saved = download(b"hello world", file).save_to(dir.path()).await.unwrap();
+        assert_eq!(saved.path, dir.path().join("_._.._evil.txt"));
+        assert_eq!(std::fs::read(&saved.path).unwrap(), b"hello world");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[tokio::test]
+    async fn mismatch_leaves_nothing_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let bad_sum = RemoteFile::new("t", "1", "a.txt").with_checksums(Checksums::sha256("00"));
+        let e = download(b"hello", bad_sum).save_to(dir.path()).await.unwrap_err();
+        assert!(e.is_integrity(), "{e}");
+        let short = RemoteFile::new("t", "1", "a.txt").with_size(6);
+        let e = download(b"hello", short).save_to(dir.path()).await.unwrap_err();
+        assert!(e.is_integrity(), "{e}");
+        let long = RemoteFile::new("t", "1", "a.txt").with_size(4);
+        let e = download(b"hello", long).save_to(dir.path()).await.unwrap_err();
+        assert!(e.is_integrity(), "{e}");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[tokio::test]
+    async fn never_replaces_unless_asked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.txt");
+        std::fs::write(&path, b"mine").unwrap();
+        let e = download(b"theirs", RemoteFile::new("t", "1", "a.txt"))
+            .save_to(&path)
+            .await
+            .unwrap_err();
+        assert!(e.is_conflict());
+        assert_eq!(std::fs::read(&path).unwrap(), b"mine");
+        download(b"theirs", RemoteFile::new("t", "1", "a.txt"))
+            .save_replacing(&path)
+            .await
+            .unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"theirs");
+    }
+
+    #[tokio::test]
+    async fn into_bytes_caps_size() {
+        let got = download(b"abcdef", RemoteFile::new("t", "1", "a")).into_bytes(6).await.unwrap();
+        assert_eq!(&got[..], b"abcdef");
+        let e = download(b"abcdefg", RemoteFile::new("t", "1", "a")).into_bytes(6).await.unwrap_err();
+        assert!(e.is_protocol());
+    }
+}

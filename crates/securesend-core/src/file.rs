@@ -1,0 +1,416 @@
+//! Files to send or upload: where the bytes come from, their name, type and size.
+
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
+
+use crate::error::{Error, Result};
+use crate::names::validate_file_name;
+
+/// A boxed byte reader.
+pub type BoxReader = Box<dyn AsyncRead + Send + Unpin>;
+
+/// Where a file's bytes come from.
+///
+/// Paths and in-memory bytes can be read any number of times (so a failed upload can start
+/// again); a reader can be read once.
+#[derive(Clone)]
+pub struct FileSource {
+    kind: SourceKind,
+}
+
+#[derive(Clone)]
+enum SourceKind {
+    Path(PathBuf),
+    Bytes(Bytes),
+    Reader {
+        reader: Arc<Mutex<Option<BoxReader>>>,
+        len: u64,
+    },
+}
+
+impl FileSource {
+    /// A file on this machine, read when it is sent.
+    pub fn path(path: impl Into<PathBuf>) -> Self {
+        FileSource {
+            kind: SourceKind::Path(path.into()),
+        }
+    }
+
+    /// Bytes already in memory.
+    pub fn bytes(bytes: impl Into<Bytes>) -> Self {
+        FileSource {
+            kind: SourceKind::Bytes(bytes.into()),
+        }
+    }
+
+    /// An async reader that yields exactly `len` bytes; it can be read once.
+    pub fn reader(reader: impl AsyncRead + Send + Unpin + 'static, len: u64) -> Self {
+        FileSource {
+            kind: SourceKind::Reader {
+                reader: Arc::new(Mutex::new(Some(Box::new(reader)))),
+                len,
+            },
+        }
+    }
+
+    /// The local path, when the source is a file.
+    pub fn as_path(&self) -> Option<&Path> {
+        match &self.kind {
+            SourceKind::Path(p) => Some(p),
+            _ => None,
+        }
+    }
+
+    /// Whether the bytes can be read again after a failed attempt.
+    pub fn is_replayable(&self) -> bool {
+        !matches!(self.kind, SourceKind::Reader { .. })
+    }
+
+    /// Checks the source without reading it and returns its size: a path must name a readable
+    /// regular file. Errors are invalid input naming the path and what to fix.
+    pub fn inspect(&self) -> Result<u64> {
+        match &self.kind {
+            SourceKind::Bytes(b) => Ok(b.len() as u64),
+            SourceKind::Reader { reader, len } => {
+                if reader.lock().map(|r| r.is_none()).unwrap_or(true) {
+                    return Err(consumed());
+                }
+                Ok(*len)
+            }
+            SourceKind::Path(path) => {
+                let shown = path.display();
+                let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
+                    io::ErrorKind::NotFound => {
+                        Error::invalid_input(format!("file {shown} does not exist; check the path"))
+                    }
+                    io::ErrorKind::PermissionDenied => Error::invalid_input(format!(
+                        "file {shown} cannot be read: permission denied"
+                    )),
+                    _ => Error::invalid_input(format!("file {shown} cannot be read: {e}")),
+                })?;
+                if meta.is_dir() {
+                    return Err(Error::invalid_input(format!(
+                        "{shown} is a directory; give the files inside it"
+                    )));
+                }
+                if !meta.is_file() {
+                    return Err(Error::invalid_input(format!(
+                        "{shown} is not a regular file (device, pipe or socket); give a regular file"
+                    )));
+                }
+                // Opening proves readability now, before anything is sent.
+                std::fs::File::open(path).map_err(|e| {
+                    Error::invalid_input(format!("file {shown} cannot be read: {e}"))
+                })?;
+                Ok(meta.len())
+            }
+        }
+    }
+
+    /// Opens the bytes for reading. The reader yields exactly `expected_len` bytes or fails
+    /// with an integrity error (the file changed after it was checked).
+    pub async fn open(&self, expected_len: u64) -> Result<BoxReader> {
+        let inner: BoxReader = match &self.kind {
+            SourceKind::Path(path) => {
+                let file = tokio::fs::File::open(path)
+                    .await
+                    .map_err(|e| Error::io(format!("opening {}", path.display()), e))?;
+                Box::new(file)
+            }
+            SourceKind::Bytes(b) => Box::new(io::Cursor::new(b.clone())),
+            SourceKind::Reader { reader, .. } => reader
+                .lock()
+                .map_err(|_| consumed())?
+                .take()
+                .ok_or_else(consumed)?,
+        };
+        Ok(Box::new(ExactReader::new(inner, expected_len)))
+    }
+}
+
+fn consumed() -> Error {
+    Error::invalid_input(
+        "this reader source was already read; use a path or bytes source to send it again",
+    )
+}
+
+impl fmt::Debug for FileSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            SourceKind::Path(p) => f.debug_tuple("Path").field(p).finish(),
+            SourceKind::Bytes(b) => write!(f, "Bytes({} bytes)", b.len()),
+            SourceKind::Reader { len, .. } => write!(f, "Reader({len} bytes)"),
+        }
+    }
+}
+
+/// Wraps a reader so it yields exactly the declared number of bytes.
+struct ExactReader {
+    inner: tokio::io::Take<BoxReader>,
+    done: bool,
+}
+
+impl ExactReader {
+    fn new(inner: BoxReader, len: u64) -> Self {
+        ExactReader {
+            inner: inner.take(len),
+            done: false,
+        }
+    }
+}
+
+impl AsyncRead for ExactReader {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        if self.done || buf.remaining() == 0 {
+            return Poll::Ready(Ok(()));
+        }
+        let before = buf.filled().len();
+        match Pin::new(&mut self.inner).poll_read(cx, buf) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+            Poll::Ready(Ok(())) => {}
+        }
+        if buf.filled().len() > before {
+            return Poll::Ready(Ok(()));
+        }
+        let missing = self.inner.limit();
+        if missing > 0 {
+            return Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!("the file shrank after it was checked ({missing} bytes missing); send it again"),
+            )));
+        }
+        // The declared length is reached: one more byte would mean the file grew.
+        let mut probe = [0u8; 1];
+        let mut pb = ReadBuf::new(&mut probe);
+        match Pin::new(self.inner.get_mut()).poll_read(cx, &mut pb) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Ready(Ok(())) if pb.filled().is_empty() => {
+                self.done = true;
+                Poll::Ready(Ok(()))
+            }
+            Poll::Ready(Ok(())) => Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "the file grew after it was checked; send it again",
+            ))),
+        }
+    }
+}
+
+/// A file to send or upload: its source, the name the recipient sees, and its content type.
+///
+/// ```
+/// use securesend_core::Attachment;
+///
+/// let a = Attachment::from_bytes("notes.txt", "hello");
+/// assert_eq!(a.name(), "notes.txt");
+/// assert_eq!(a.content_type(), "text/plain");
+/// ```
+#[derive(Clone, Debug)]
+pub struct Attachment {
+    source: FileSource,
+    name: Option<String>,
+    content_type: Option<String>,
+}
+
+impl Attachment {
+    /// A file on disk; the name defaults to the path's file name.
+    pub fn from_path(path: impl Into<PathBuf>) -> Self {
+        Attachment {
+            source: FileSource::path(path),
+            name: None,
+            content_type: None,
+        }
+    }
+
+    /// Bytes in memory under `name`.
+    pub fn from_bytes(name: impl Into<String>, bytes: impl Into<Bytes>) -> Self {
+        Attachment {
+            source: FileSource::bytes(bytes),
+            name: Some(name.into()),
+            content_type: None,
+        }
+    }
+
+    /// A reader of exactly `len` bytes under `name` (can be read once).
+    pub fn from_reader(
+        name: impl Into<String>,
+        reader: impl AsyncRead + Send + Unpin + 'static,
+        len: u64,
+    ) -> Self {
+        Attachment {
+            source: FileSource::reader(reader, len),
+            name: Some(name.into()),
+            content_type: None,
+        }
+    }
+
+    /// Any source under `name`.
+    pub fn new(name: impl Into<String>, source: FileSource) -> Self {
+        Attachment {
+            source,
+            name: Some(name.into()),
+            content_type: None,
+        }
+    }
+
+    /// Sets the name the recipient sees.
+    pub fn with_name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Sets the content type instead of guessing it from the name.
+    pub fn with_content_type(mut self, content_type: impl Into<String>) -> Self {
+        self.content_type = Some(content_type.into());
+        self
+    }
+
+    /// Where the bytes come from.
+    pub fn source(&self) -> &FileSource {
+        &self.source
+    }
+
+    /// The name the recipient sees.
+    pub fn name(&self) -> &str {
+        if let Some(n) = &self.name {
+            return n;
+        }
+        self.source
+            .as_path()
+            .and_then(Path::file_name)
+            .and_then(|n| n.to_str())
+            .unwrap_or("")
+    }
+
+    /// The content type: as set, or guessed from the name, else `application/octet-stream`.
+    pub fn content_type(&self) -> String {
+        match &self.content_type {
+            Some(t) => t.clone(),
+            None => mime_guess::from_path(self.name())
+                .first_raw()
+                .unwrap_or("application/octet-stream")
+                .to_owned(),
+        }
+    }
+
+    /// Checks name, content type and source without sending anything, and returns the size.
+    pub fn inspect(&self) -> Result<u64> {
+        if self.name.is_none() {
+            if let Some(path) = self.source.as_path() {
+                if path.file_name().is_some() && path.file_name().and_then(|n| n.to_str()).is_none()
+                {
+                    return Err(Error::invalid_input(format!(
+                        "file name of {} is not valid UTF-8; give a name explicitly",
+                        path.display()
+                    )));
+                }
+            }
+        }
+        let size = self.source.inspect()?;
+        validate_file_name(self.name())?;
+        if let Some(t) = &self.content_type {
+            validate_content_type(t)?;
+        }
+        Ok(size)
+    }
+}
+
+fn validate_content_type(t: &str) -> Result<()> {
+    let ok = t.parse::<mime_guess::mime::Mime>().is_ok() && !t.chars().any(char::is_control);
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid_input(format!(
+            "content type {:?} is not a valid MIME type such as application/pdf",
+            t.escape_debug().to_string()
+        )))
+    }
+}
+
+/// An attachment that passed [`Attachment::inspect`], with its size.
+#[derive(Clone, Debug)]
+pub struct CheckedFile {
+    /// The file.
+    pub attachment: Attachment,
+    /// Its size in bytes when it was checked.
+    pub size: u64,
+}
+
+impl CheckedFile {
+    /// Checks an attachment and records its size.
+    pub fn check(attachment: Attachment) -> Result<CheckedFile> {
+        let size = attachment.inspect()?;
+        Ok(CheckedFile { attachment, size })
+    }
+
+    /// The name the recipient sees.
+    pub fn name(&self) -> &str {
+        self.attachment.name()
+    }
+
+    /// Opens the bytes; the reader fails if the file no longer has the checked size.
+    pub async fn open(&self) -> Result<BoxReader> {
+        self.attachment.source.open(self.size).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn exact_reader_enforces_length() {
+        let src = FileSource::bytes(&b"hello"[..]);
+        let mut out = Vec::new();
+        src.open(5).await.unwrap().read_to_end(&mut out).await.unwrap();
+        assert_eq!(out, b"hello");
+
+        let mut out = Vec::new();
+        let err = src.open(4).await.unwrap().read_to_end(&mut out).await;
+        assert_eq!(err.unwrap_err().kind(), io::ErrorKind::InvalidData);
+
+        let mut out = Vec::new();
+        let err = src.open(6).await.unwrap().read_to_end(&mut out).await;
+        assert_eq!(err.unwrap_err().kind(), io::ErrorKind::UnexpectedEof);
+    }
+
+    #[tokio::test]
+    async fn reader_source_reads_once() {
+        let a = Attachment::from_reader("r.bin", io::Cursor::new(vec![1u8, 2, 3]), 3);
+        assert_eq!(a.inspect().unwrap(), 3);
+        let mut out = Vec::new();
+        a.source().open(3).await.unwrap().read_to_end(&mut out).await.unwrap();
+        assert_eq!(out, [1, 2, 3]);
+        assert!(a.source().open(3).await.is_err());
+        assert!(a.inspect().unwrap_err().is_invalid_input());
+    }
+
+    #[test]
+    fn inspect_explains_bad_paths() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = Attachment::from_path(dir.path().join("nope.pdf"));
+        assert!(missing.inspect().unwrap_err().to_string().contains("does not exist"));
+        let as_dir = Attachment::from_path(dir.path());
+        assert!(as_dir.inspect().unwrap_err().to_string().contains("is a directory"));
+        let f = dir.path().join("ok.txt");
+        std::fs::write(&f, b"abc").unwrap();
+        assert_eq!(Attachment::from_path(&f).inspect().unwrap(), 3);
+        let bad_type = Attachment::from_path(&f).with_content_type("text/plain\r\nX: y");
+        assert!(bad_type.inspect().unwrap_err().is_invalid_input());
+        let bad_name = Attachment::from_path(&f).with_name("../ok.txt");
+        assert!(bad_name.inspect().unwrap_err().is_invalid_input());
+    }
+}

@@ -1,0 +1,1 @@
+//! HTTP plumbing shared by the adapters (being built: see the foundation issue).

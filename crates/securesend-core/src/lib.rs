@@ -1,0 +1,74 @@
+//! The core contract of securesend.
+//!
+//! securesend sends files securely through whichever managed-file-transfer or groupware
+//! service a customer runs. This crate holds what every provider shares:
+//!
+//! | concept | types |
+//! |---|---|
+//! | roles | [`SecureMailer`], [`Uploader`], [`Downloader`], [`Diagnostics`] |
+//! | a connected provider | [`Provider`], [`Capabilities`] |
+//! | what goes out | [`SecureMessage`] (built with [`MessageBuilder`]), [`Attachment`], [`FileSource`], [`UploadRequest`], [`DownloadRequest`] |
+//! | what comes back | [`SendReceipt`], [`RemoteFile`], [`Download`], [`SavedFile`] |
+//! | failures | [`Error`], [`ErrorKind`] |
+//! | configuration | [`config::ConfigFile`], [`config::ProfileConfig`], [`SecretRef`], [`Secret`] |
+//! | adapters' plumbing | [`http`], [`checksum`], [`names`] |
+//!
+//! Applications normally use the `securesend` facade crate, which re-exports this one and
+//! picks the adapter from configuration.
+//!
+//! ```
+//! use securesend_core::{Attachment, Capabilities, SecureMessage};
+//!
+//! let message = SecureMessage::builder()
+//!     .to("ada@example.com")
+//!     .subject("Contract")
+//!     .text("Please sign.")
+//!     .attach(Attachment::from_bytes("contract.txt", "terms"))
+//!     .build()?;
+//!
+//! // A provider that cannot send attachments refuses before any request is made.
+//! let mut caps = Capabilities::default();
+//! caps.send = true;
+//! let err = caps.check_message("example", &message).unwrap_err();
+//! assert!(err.is_unsupported());
+//! # Ok::<(), securesend_core::Error>(())
+//! ```
+#![deny(missing_docs)]
+
+mod address;
+mod capabilities;
+pub mod checksum;
+pub mod config;
+mod download;
+mod error;
+mod file;
+mod message;
+pub mod names;
+mod progress;
+mod provider;
+mod remote;
+pub mod request;
+mod roles;
+mod secret;
+
+pub use address::Address;
+pub use capabilities::Capabilities;
+pub use checksum::Checksums;
+pub use download::{ByteStream, Download, SavedFile};
+pub use error::{clean_service_text, Error, ErrorKind, Result};
+pub use file::{Attachment, BoxReader, CheckedFile, FileSource};
+pub use message::{
+    check_header_text, Delivery, Expiry, MessageBuilder, Priority, SecureMessage, SendOptions,
+};
+pub use progress::{FileProgress, Progress, ProgressEvent};
+pub use provider::Provider;
+pub use remote::{Link, RemoteFile, SendReceipt, SendStatus};
+pub use request::{DownloadRequest, UploadBuilder, UploadRequest};
+pub use roles::{Diagnostics, Downloader, SecureMailer, Uploader};
+pub use secret::{Secret, SecretRef};
+
+/// Re-exported so adapters implement the roles with the same macro version.
+pub use async_trait::async_trait;
+
+/// The crate version, used in the `User-Agent` header.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,150 @@
+//! A connected provider: its name, capabilities and roles behind one handle.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::Arc;
+
+use crate::capabilities::Capabilities;
+use crate::download::Download;
+use crate::error::{Error, Result};
+use crate::message::SecureMessage;
+use crate::remote::{RemoteFile, SendReceipt};
+use crate::request::{DownloadRequest, UploadRequest};
+use crate::roles::{Diagnostics, Downloader, SecureMailer, Uploader};
+
+/// A provider ready to use. Cloning is cheap (the roles are shared).
+///
+/// Every call is checked against [`Provider::capabilities`] before the role runs, so a request
+/// the provider cannot serve fails with no network traffic. A role the provider lacks is an
+/// [`Unsupported`](crate::ErrorKind::Unsupported) error.
+#[derive(Clone)]
+pub struct Provider {
+    name: Cow<'static, str>,
+    capabilities: Capabilities,
+    mailer: Option<Arc<dyn SecureMailer>>,
+    uploader: Option<Arc<dyn Uploader>>,
+    downloader: Option<Arc<dyn Downloader>>,
+    diagnostics: Option<Arc<dyn Diagnostics>>,
+}
+
+impl fmt::Debug for Provider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Provider")
+            .field("name", &self.name)
+            .field("send", &self.mailer.is_some())
+            .field("upload", &self.uploader.is_some())
+            .field("download", &self.downloader.is_some())
+            .finish()
+    }
+}
+
+impl Provider {
+    /// A provider named `name` (its configuration key) with `capabilities` and no roles yet.
+    pub fn new(name: impl Into<Cow<'static, str>>, capabilities: Capabilities) -> Self {
+        Provider {
+            name: name.into(),
+            capabilities,
+            mailer: None,
+            uploader: None,
+            downloader: None,
+            diagnostics: None,
+        }
+    }
+
+    /// Adds the sending role.
+    pub fn with_mailer(mut self, mailer: Arc<dyn SecureMailer>) -> Self {
+        self.mailer = Some(mailer);
+        self
+    }
+    /// Adds the upload role.
+    pub fn with_uploader(mut self, uploader: Arc<dyn Uploader>) -> Self {
+        self.uploader = Some(uploader);
+        self
+    }
+    /// Adds the download role.
+    pub fn with_downloader(mut self, downloader: Arc<dyn Downloader>) -> Self {
+        self.downloader = Some(downloader);
+        self
+    }
+    /// Adds the doctor checks.
+    pub fn with_diagnostics(mut self, diagnostics: Arc<dyn Diagnostics>) -> Self {
+        self.diagnostics = Some(diagnostics);
+        self
+    }
+
+    /// The provider key (`kiteworks`, `local`, …).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    /// What it can do.
+    pub fn capabilities(&self) -> &Capabilities {
+        &self.capabilities
+    }
+
+    fn lacks(&self, role: &str, operation: &'static str) -> Error {
+        Error::unsupported(format!("{} has no {role} role", self.name))
+            .with_provider(self.name.clone())
+            .with_operation(operation)
+    }
+
+    /// The sending role.
+    pub fn mailer(&self) -> Result<&Arc<dyn SecureMailer>> {
+        self.mailer.as_ref().ok_or_else(|| self.lacks("send", "send"))
+    }
+    /// The upload role.
+    pub fn uploader(&self) -> Result<&Arc<dyn Uploader>> {
+        self.uploader.as_ref().ok_or_else(|| self.lacks("upload", "upload"))
+    }
+    /// The download role.
+    pub fn downloader(&self) -> Result<&Arc<dyn Downloader>> {
+        self.downloader
+            .as_ref()
+            .ok_or_else(|| self.lacks("download", "download"))
+    }
+
+    /// Checks `message` against the capabilities, then sends it.
+    pub async fn send(&self, message: SecureMessage) -> Result<SendReceipt> {
+        self.capabilities.check_message(&self.name, &message)?;
+        let mailer = self.mailer()?;
+        mailer.send(message).await.map_err(|e| self.context(e, "send"))
+    }
+
+    /// Checks `request` against the capabilities, then uploads.
+    pub async fn upload(&self, request: UploadRequest) -> Result<RemoteFile> {
+        self.capabilities.check_upload(&self.name, &request)?;
+        let uploader = self.uploader()?;
+        uploader.upload(request).await.map_err(|e| self.context(e, "upload"))
+    }
+
+    /// Checks `request`, then starts the download.
+    pub async fn download(&self, request: DownloadRequest) -> Result<Download> {
+        self.capabilities.check_download(&self.name, &request)?;
+        let progress = request.progress().cloned();
+        let downloader = self.downloader()?;
+        let download = downloader
+            .download(request)
+            .await
+            .map_err(|e| self.context(e, "download"))?;
+        Ok(download.with_progress(progress))
+    }
+
+    /// Reaches the service without credentials (doctor step).
+    pub async fn reach(&self) -> Result<String> {
+        match &self.diagnostics {
+            Some(d) => d.reach().await.map_err(|e| self.context(e, "reach")),
+            None => Ok(format!("{} has nothing to reach", self.name)),
+        }
+    }
+
+    /// Authenticates (doctor step).
+    pub async fn authenticate(&self) -> Result<String> {
+        match &self.diagnostics {
+            Some(d) => d.authenticate().await.map_err(|e| self.context(e, "authenticate")),
+            None => Ok(format!("{} needs no credentials", self.name)),
+        }
+    }
+
+    fn context(&self, e: Error, operation: &'static str) -> Error {
+        e.or_provider(self.name.clone()).or_operation(operation)
+    }
+}

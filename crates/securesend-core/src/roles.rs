@@ -1,0 +1,45 @@
+//! The roles a provider plays. Each is an object-safe async trait, usable as `Arc<dyn …>`.
+//!
+//! Implementations may assume their input passed the provider's
+//! [`Capabilities`](crate::Capabilities) checks when they are called through a
+//! [`Provider`](crate::Provider), and must check it themselves otherwise.
+
+use async_trait::async_trait;
+
+use crate::download::Download;
+use crate::error::Result;
+use crate::message::SecureMessage;
+use crate::remote::{RemoteFile, SendReceipt};
+use crate::request::{DownloadRequest, UploadRequest};
+
+/// Sends messages with attachments to recipients.
+#[async_trait]
+pub trait SecureMailer: Send + Sync {
+    /// Sends `message`. A send is never repeated blindly: after an ambiguous failure the
+    /// implementation checks the service's state before trying again, and a failure cleans up
+    /// what the attempt created on the service.
+    async fn send(&self, message: SecureMessage) -> Result<SendReceipt>;
+}
+
+/// Uploads files to the service.
+#[async_trait]
+pub trait Uploader: Send + Sync {
+    /// Uploads one file and returns it as the service now knows it.
+    async fn upload(&self, request: UploadRequest) -> Result<RemoteFile>;
+}
+
+/// Downloads files from the service.
+#[async_trait]
+pub trait Downloader: Send + Sync {
+    /// Starts downloading; the returned [`Download`] streams the bytes.
+    async fn download(&self, request: DownloadRequest) -> Result<Download>;
+}
+
+/// Step-by-step checks behind `securesend doctor`.
+#[async_trait]
+pub trait Diagnostics: Send + Sync {
+    /// Reaches the service without credentials; says what answered.
+    async fn reach(&self) -> Result<String>;
+    /// Authenticates; says as whom.
+    async fn authenticate(&self) -> Result<String>;
+}
