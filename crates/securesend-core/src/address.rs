@@ -174,7 +174,11 @@ mod tests {
                 Some("Doe, Jane"),
             ),
             ("Zoë <zoe@example.com>", "zoe@example.com", Some("Zoë")),
-            ("first.last+tag@sub.example.co.uk", "first.last+tag@sub.example.co.uk", None),
+            (
+                "first.last+tag@sub.example.co.uk",
+                "first.last+tag@sub.example.co.uk",
+                None,
+            ),
         ] {
             let a = Address::parse(input).unwrap_or_else(|e| panic!("{input}: {e}"));
             assert_eq!(a.email(), email);

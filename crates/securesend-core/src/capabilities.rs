@@ -83,7 +83,8 @@ fn yes(b: bool) -> String {
 }
 
 fn limit<T: std::fmt::Display>(v: Option<T>, unit: &str) -> String {
-    v.map(|v| format!("{v}{unit}")).unwrap_or_else(|| "no limit".to_owned())
+    v.map(|v| format!("{v}{unit}"))
+        .unwrap_or_else(|| "no limit".to_owned())
 }
 
 impl Capabilities {
@@ -123,30 +124,82 @@ impl Capabilities {
     /// provider and the option. Pure: no I/O.
     pub fn check_message(&self, provider: &str, msg: &SecureMessage) -> Result<()> {
         let refuse = |option: &str, fix: &str| {
-            Err(Error::unsupported(format!(
-                "{provider} cannot send {option}; {fix}"
-            ))
-            .with_provider(provider.to_owned())
-            .with_operation("send"))
+            Err(
+                Error::unsupported(format!("{provider} cannot send {option}; {fix}"))
+                    .with_provider(provider.to_owned())
+                    .with_operation("send"),
+            )
         };
         if !self.send {
             return refuse("messages", "use a provider that can send");
         }
         let o = msg.options();
         let checks = [
-            (msg.from().is_some() && !self.choose_sender, "with a chosen sender (from)", "leave `from` out to send as the account"),
-            (!msg.cc().is_empty() && !self.cc, "with cc recipients", "move them to `to`"),
-            (!msg.bcc().is_empty() && !self.bcc, "with bcc recipients", "send them a separate message"),
-            (!msg.reply_to().is_empty() && !self.reply_to, "with reply-to", "leave reply-to out"),
-            (msg.html().is_some() && !self.html_body, "an HTML body", "send a text body"),
-            (!msg.attachments().is_empty() && !self.attachments, "attachments", "upload the files instead"),
-            (o.delivery == Some(Delivery::Attach) && !self.attach_delivery, "files as attachments", "use link delivery"),
-            (o.delivery == Some(Delivery::Link) && !self.link_delivery, "files as links", "use attach delivery"),
-            (o.expires.is_some() && !self.expiry, "with an expiry", "leave the expiry out"),
-            (o.password.is_some() && !self.password, "with a file password", "leave the password out"),
-            (o.download_receipt && !self.download_receipt, "with download receipts", "leave download receipts off"),
-            (o.require_login && !self.require_login, "with require-login", "leave require-login off"),
-            (o.priority != Priority::Normal && !self.priority, "with a priority", "leave the priority at normal"),
+            (
+                msg.from().is_some() && !self.choose_sender,
+                "with a chosen sender (from)",
+                "leave `from` out to send as the account",
+            ),
+            (
+                !msg.cc().is_empty() && !self.cc,
+                "with cc recipients",
+                "move them to `to`",
+            ),
+            (
+                !msg.bcc().is_empty() && !self.bcc,
+                "with bcc recipients",
+                "send them a separate message",
+            ),
+            (
+                !msg.reply_to().is_empty() && !self.reply_to,
+                "with reply-to",
+                "leave reply-to out",
+            ),
+            (
+                msg.html().is_some() && !self.html_body,
+                "an HTML body",
+                "send a text body",
+            ),
+            (
+                !msg.attachments().is_empty() && !self.attachments,
+                "attachments",
+                "upload the files instead",
+            ),
+            (
+                o.delivery == Some(Delivery::Attach) && !self.attach_delivery,
+                "files as attachments",
+                "use link delivery",
+            ),
+            (
+                o.delivery == Some(Delivery::Link) && !self.link_delivery,
+                "files as links",
+                "use attach delivery",
+            ),
+            (
+                o.expires.is_some() && !self.expiry,
+                "with an expiry",
+                "leave the expiry out",
+            ),
+            (
+                o.password.is_some() && !self.password,
+                "with a file password",
+                "leave the password out",
+            ),
+            (
+                o.download_receipt && !self.download_receipt,
+                "with download receipts",
+                "leave download receipts off",
+            ),
+            (
+                o.require_login && !self.require_login,
+                "with require-login",
+                "leave require-login off",
+            ),
+            (
+                o.priority != Priority::Normal && !self.priority,
+                "with a priority",
+                "leave the priority at normal",
+            ),
         ];
         for (asked, option, fix) in checks {
             if asked {
@@ -182,9 +235,11 @@ impl Capabilities {
     /// Refuses an upload this provider cannot do. Pure: no I/O.
     pub fn check_upload(&self, provider: &str, req: &UploadRequest) -> Result<()> {
         let refuse = |option: &str, fix: &str| {
-            Err(Error::unsupported(format!("{provider} cannot upload {option}; {fix}"))
-                .with_provider(provider.to_owned())
-                .with_operation("upload"))
+            Err(
+                Error::unsupported(format!("{provider} cannot upload {option}; {fix}"))
+                    .with_provider(provider.to_owned())
+                    .with_operation("upload"),
+            )
         };
         if !self.upload {
             return refuse("files", "use a provider that can upload");
@@ -210,8 +265,10 @@ impl Capabilities {
             .with_provider(provider.to_owned())
             .with_operation("download"));
         }
-        req.validate()
-            .map_err(|e| e.with_provider(provider.to_owned()).with_operation("download"))
+        req.validate().map_err(|e| {
+            e.with_provider(provider.to_owned())
+                .with_operation("download")
+        })
     }
 
     fn check_file(&self, provider: &str, op: &'static str, file: &CheckedFile) -> Result<()> {
@@ -240,17 +297,18 @@ impl Capabilities {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::message::Expiry;
     use crate::Attachment;
+    use crate::message::Expiry;
 
     fn caps() -> Capabilities {
-        let mut c = Capabilities::default();
-        c.send = true;
-        c.attachments = true;
-        c.expiry = true;
-        c.max_expiry_days = Some(15);
-        c.max_file_size = Some(4);
-        c
+        Capabilities {
+            send: true,
+            attachments: true,
+            expiry: true,
+            max_expiry_days: Some(15),
+            max_file_size: Some(4),
+            ..Capabilities::default()
+        }
     }
 
     #[test]
@@ -274,29 +332,47 @@ mod tests {
             .build()
             .unwrap();
         let err = caps().check_message("tuyu", &big).unwrap_err();
-        assert!(err.is_invalid_input() && err.to_string().contains("big.bin"), "{err}");
+        assert!(
+            err.is_invalid_input() && err.to_string().contains("big.bin"),
+            "{err}"
+        );
         let empty = SecureMessage::builder()
             .to("a@example.com")
             .attach(Attachment::from_bytes("empty.txt", ""))
             .build()
             .unwrap();
-        assert!(caps().check_message("tuyu", &empty).unwrap_err().to_string().contains("empty"));
+        assert!(
+            caps()
+                .check_message("tuyu", &empty)
+                .unwrap_err()
+                .to_string()
+                .contains("empty")
+        );
         let long = SecureMessage::builder()
             .to("a@example.com")
             .expires(Expiry::Days(30))
             .build()
             .unwrap();
-        assert!(caps().check_message("tuyu", &long).unwrap_err().to_string().contains("15 days"));
+        assert!(
+            caps()
+                .check_message("tuyu", &long)
+                .unwrap_err()
+                .to_string()
+                .contains("15 days")
+        );
     }
 
     #[test]
     fn roles_absent_are_unsupported() {
         let none = Capabilities::default();
-        let req = UploadRequest::builder(Attachment::from_bytes("a", "b")).build().unwrap();
+        let req = UploadRequest::builder(Attachment::from_bytes("a", "b"))
+            .build()
+            .unwrap();
         assert!(none.check_upload("x", &req).unwrap_err().is_unsupported());
-        assert!(none
-            .check_download("x", &DownloadRequest::new("1"))
-            .unwrap_err()
-            .is_unsupported());
+        assert!(
+            none.check_download("x", &DownloadRequest::new("1"))
+                .unwrap_err()
+                .is_unsupported()
+        );
     }
 }

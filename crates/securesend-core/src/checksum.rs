@@ -208,7 +208,9 @@ mod tests {
         let mine = Checksums::sha256("aa");
         assert!(mine.verify(&Checksums::default(), "x").is_ok());
         assert!(mine.verify(&Checksums::sha256("AA"), "x").is_ok());
-        let err = mine.verify(&Checksums::sha256("bb"), "report.pdf").unwrap_err();
+        let err = mine
+            .verify(&Checksums::sha256("bb"), "report.pdf")
+            .unwrap_err();
         assert!(err.is_integrity());
         assert!(err.to_string().contains("report.pdf"));
     }

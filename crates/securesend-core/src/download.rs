@@ -27,7 +27,9 @@ pub struct Download {
 
 impl fmt::Debug for Download {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Download").field("file", &self.file).finish_non_exhaustive()
+        f.debug_struct("Download")
+            .field("file", &self.file)
+            .finish_non_exhaustive()
     }
 }
 
@@ -110,19 +112,28 @@ impl Download {
         if !replace && dest.exists() {
             return Err(Error::new(
                 ErrorKind::Conflict,
-                format!("{} exists already; choose another place or allow replacing it", dest.display()),
+                format!(
+                    "{} exists already; choose another place or allow replacing it",
+                    dest.display()
+                ),
             ));
         }
         let temp = tempfile::Builder::new()
             .prefix(".securesend-")
             .suffix(".part")
             .tempfile_in(&parent)
-            .map_err(|e| Error::io(format!("creating a temporary file in {}", parent.display()), e))?;
+            .map_err(|e| {
+                Error::io(
+                    format!("creating a temporary file in {}", parent.display()),
+                    e,
+                )
+            })?;
         let std_file = temp
             .as_file()
             .try_clone()
             .map_err(|e| Error::io("opening the temporary file", e))?;
-        let mut out = tokio::io::BufWriter::with_capacity(256 * 1024, tokio::fs::File::from_std(std_file));
+        let mut out =
+            tokio::io::BufWriter::with_capacity(256 * 1024, tokio::fs::File::from_std(std_file));
         let what = dest.display().to_string();
         let (mut stream, mut verifier) = self.into_parts();
         while let Some(chunk) = stream.next().await {
@@ -133,9 +144,13 @@ impl Download {
                 .map_err(|e| Error::io(format!("writing {what}"), e))?;
         }
         let (size, checksums) = verifier.finish()?;
-        out.flush().await.map_err(|e| Error::io(format!("writing {what}"), e))?;
+        out.flush()
+            .await
+            .map_err(|e| Error::io(format!("writing {what}"), e))?;
         let file = out.into_inner();
-        file.sync_all().await.map_err(|e| Error::io(format!("syncing {what}"), e))?;
+        file.sync_all()
+            .await
+            .map_err(|e| Error::io(format!("syncing {what}"), e))?;
         drop(file);
         let persisted = if replace {
             temp.persist(&dest).map_err(|e| e.error)
@@ -144,7 +159,10 @@ impl Download {
         };
         persisted.map_err(|e| {
             if e.kind() == std::io::ErrorKind::AlreadyExists {
-                Error::new(ErrorKind::Conflict, format!("{what} appeared while downloading; nothing was replaced"))
+                Error::new(
+                    ErrorKind::Conflict,
+                    format!("{what} appeared while downloading; nothing was replaced"),
+                )
             } else {
                 Error::io(format!("moving the download into {what}"), e)
             }
@@ -183,7 +201,8 @@ impl Download {
     fn into_parts(self) -> (ByteStream, Verifier) {
         let mut set = self.file.checksums.digest_set();
         set.sha256 = true;
-        let progress = FileProgress::start(self.progress.as_ref(), 0, &self.file.name, self.file.size);
+        let progress =
+            FileProgress::start(self.progress.as_ref(), 0, &self.file.name, self.file.size);
         let verifier = Verifier {
             hasher: Hasher::new(set),
             progress,
@@ -238,7 +257,8 @@ mod tests {
     use crate::checksum::sha256_hex;
 
     fn download(data: &'static [u8], file: RemoteFile) -> Download {
-        let chunks: Vec<Result<Bytes>> = data.chunks(3).map(|c| Ok(Bytes::from_static(c))).collect();
+        let chunks: Vec<Result<Bytes>> =
+            data.chunks(3).map(|c| Ok(Bytes::from_static(c))).collect();
         Download::new(file, Box::pin(futures::stream::iter(chunks)))
     }
 
@@ -248,7 +268,10 @@ mod tests {
         let file = RemoteFile::new("t", "1", "../../evil.txt")
             .with_size(11)
             .with_checksums(Checksums::sha256(sha256_hex(b"hello world")));
-        let saved = download(b"hello world", file).save_to(dir.path()).await.unwrap();
+        let saved = download(b"hello world", file)
+            .save_to(dir.path())
+            .await
+            .unwrap();
         assert_eq!(saved.path, dir.path().join("_._.._evil.txt"));
         assert_eq!(std::fs::read(&saved.path).unwrap(), b"hello world");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
@@ -258,13 +281,22 @@ mod tests {
     async fn mismatch_leaves_nothing_behind() {
         let dir = tempfile::tempdir().unwrap();
         let bad_sum = RemoteFile::new("t", "1", "a.txt").with_checksums(Checksums::sha256("00"));
-        let e = download(b"hello", bad_sum).save_to(dir.path()).await.unwrap_err();
+        let e = download(b"hello", bad_sum)
+            .save_to(dir.path())
+            .await
+            .unwrap_err();
         assert!(e.is_integrity(), "{e}");
         let short = RemoteFile::new("t", "1", "a.txt").with_size(6);
-        let e = download(b"hello", short).save_to(dir.path()).await.unwrap_err();
+        let e = download(b"hello", short)
+            .save_to(dir.path())
+            .await
+            .unwrap_err();
         assert!(e.is_integrity(), "{e}");
         let long = RemoteFile::new("t", "1", "a.txt").with_size(4);
-        let e = download(b"hello", long).save_to(dir.path()).await.unwrap_err();
+        let e = download(b"hello", long)
+            .save_to(dir.path())
+            .await
+            .unwrap_err();
         assert!(e.is_integrity(), "{e}");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     }
@@ -289,9 +321,15 @@ mod tests {
 
     #[tokio::test]
     async fn into_bytes_caps_size() {
-        let got = download(b"abcdef", RemoteFile::new("t", "1", "a")).into_bytes(6).await.unwrap();
+        let got = download(b"abcdef", RemoteFile::new("t", "1", "a"))
+            .into_bytes(6)
+            .await
+            .unwrap();
         assert_eq!(&got[..], b"abcdef");
-        let e = download(b"abcdefg", RemoteFile::new("t", "1", "a")).into_bytes(6).await.unwrap_err();
+        let e = download(b"abcdefg", RemoteFile::new("t", "1", "a"))
+            .into_bytes(6)
+            .await
+            .unwrap_err();
         assert!(e.is_protocol());
     }
 }

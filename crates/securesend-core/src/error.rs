@@ -399,7 +399,10 @@ impl fmt::Display for Error {
             _ => {}
         }
         if let Some(delay) = i.retry_after {
-            details.push(format!("retry after {}s", delay.as_secs_f64().ceil() as u64));
+            details.push(format!(
+                "retry after {}s",
+                delay.as_secs_f64().ceil() as u64
+            ));
         }
         if i.outcome_unknown {
             details.push("the service may have processed the request".to_owned());

@@ -188,7 +188,9 @@ impl AsyncRead for ExactReader {
         if missing > 0 {
             return Poll::Ready(Err(io::Error::new(
                 io::ErrorKind::UnexpectedEof,
-                format!("the file shrank after it was checked ({missing} bytes missing); send it again"),
+                format!(
+                    "the file shrank after it was checked ({missing} bytes missing); send it again"
+                ),
             )));
         }
         // The declared length is reached: one more byte would mean the file grew.
@@ -375,7 +377,12 @@ mod tests {
     async fn exact_reader_enforces_length() {
         let src = FileSource::bytes(&b"hello"[..]);
         let mut out = Vec::new();
-        src.open(5).await.unwrap().read_to_end(&mut out).await.unwrap();
+        src.open(5)
+            .await
+            .unwrap()
+            .read_to_end(&mut out)
+            .await
+            .unwrap();
         assert_eq!(out, b"hello");
 
         let mut out = Vec::new();
@@ -392,7 +399,13 @@ mod tests {
         let a = Attachment::from_reader("r.bin", io::Cursor::new(vec![1u8, 2, 3]), 3);
         assert_eq!(a.inspect().unwrap(), 3);
         let mut out = Vec::new();
-        a.source().open(3).await.unwrap().read_to_end(&mut out).await.unwrap();
+        a.source()
+            .open(3)
+            .await
+            .unwrap()
+            .read_to_end(&mut out)
+            .await
+            .unwrap();
         assert_eq!(out, [1, 2, 3]);
         assert!(a.source().open(3).await.is_err());
         assert!(a.inspect().unwrap_err().is_invalid_input());
@@ -402,9 +415,21 @@ mod tests {
     fn inspect_explains_bad_paths() {
         let dir = tempfile::tempdir().unwrap();
         let missing = Attachment::from_path(dir.path().join("nope.pdf"));
-        assert!(missing.inspect().unwrap_err().to_string().contains("does not exist"));
+        assert!(
+            missing
+                .inspect()
+                .unwrap_err()
+                .to_string()
+                .contains("does not exist")
+        );
         let as_dir = Attachment::from_path(dir.path());
-        assert!(as_dir.inspect().unwrap_err().to_string().contains("is a directory"));
+        assert!(
+            as_dir
+                .inspect()
+                .unwrap_err()
+                .to_string()
+                .contains("is a directory")
+        );
         let f = dir.path().join("ok.txt");
         std::fs::write(&f, b"abc").unwrap();
         assert_eq!(Attachment::from_path(&f).inspect().unwrap(), 3);

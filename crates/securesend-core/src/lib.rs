@@ -55,10 +55,10 @@ pub use address::Address;
 pub use capabilities::Capabilities;
 pub use checksum::Checksums;
 pub use download::{ByteStream, Download, SavedFile};
-pub use error::{clean_service_text, Error, ErrorKind, Result};
+pub use error::{Error, ErrorKind, Result, clean_service_text};
 pub use file::{Attachment, BoxReader, CheckedFile, FileSource};
 pub use message::{
-    check_header_text, Delivery, Expiry, MessageBuilder, Priority, SecureMessage, SendOptions,
+    Delivery, Expiry, MessageBuilder, Priority, SecureMessage, SendOptions, check_header_text,
 };
 pub use progress::{FileProgress, Progress, ProgressEvent};
 pub use provider::Provider;

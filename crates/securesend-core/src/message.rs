@@ -247,7 +247,8 @@ impl MessageBuilder {
             Err(e) => {
                 if self.first_error.is_none() {
                     let e: Error = e.into();
-                    self.first_error = Some(Error::invalid_input(format!("{field}: {}", e.message())));
+                    self.first_error =
+                        Some(Error::invalid_input(format!("{field}: {}", e.message())));
                 }
                 None
             }
@@ -405,7 +406,9 @@ impl MessageBuilder {
         }
         if let Some(p) = &self.options.password {
             if p.is_empty() {
-                return Err(Error::invalid_input("the file password is empty; give one or leave it out"));
+                return Err(Error::invalid_input(
+                    "the file password is empty; give one or leave it out",
+                ));
             }
         }
         match self.options.expires {
@@ -480,8 +483,14 @@ mod tests {
                 base().expires(Expiry::On(time::macros::date!(2000 - 01 - 01))),
                 "expiry date",
             ),
-            (base().attach(Attachment::from_path("/surely/not/here.bin")), "does not exist"),
-            (base().attach(Attachment::from_bytes("a/b", "x")), "path separator"),
+            (
+                base().attach(Attachment::from_path("/surely/not/here.bin")),
+                "does not exist",
+            ),
+            (
+                base().attach(Attachment::from_bytes("a/b", "x")),
+                "path separator",
+            ),
         ];
         for (builder, needle) in cases {
             let err = builder.build().expect_err(needle);
@@ -521,7 +530,10 @@ mod tests {
             assert!(Expiry::parse(bad).unwrap_err().is_invalid_input(), "{bad}");
         }
         let today = time::macros::date!(2026 - 01 - 30);
-        assert_eq!(Expiry::Days(2).date_from(today), time::macros::date!(2026 - 02 - 01));
+        assert_eq!(
+            Expiry::Days(2).date_from(today),
+            time::macros::date!(2026 - 02 - 01)
+        );
         assert_eq!(
             Expiry::On(time::macros::date!(2026 - 02 - 09)).days_from(today),
             10

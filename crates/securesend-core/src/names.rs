@@ -26,7 +26,9 @@ pub fn validate_file_name(name: &str) -> Result<()> {
     let shown: String = name.escape_debug().take(80).collect();
     let fail = |why: &str| Err(Error::invalid_input(format!("file name \"{shown}\" {why}")));
     if name.is_empty() {
-        return Err(Error::invalid_input("file name is empty; give the file a name"));
+        return Err(Error::invalid_input(
+            "file name is empty; give the file a name",
+        ));
     }
     if name.chars().any(char::is_control) {
         return fail("contains a control character (CR, LF, NUL, …); rename the file");
@@ -106,7 +108,18 @@ mod tests {
     #[test]
     fn validation_rejects_each_bad_form() {
         let long = "x".repeat(256);
-        for bad in ["", ".", "..", "a/b", "a\\b", "a\0", "a\nb", " a", "a ", long.as_str()] {
+        for bad in [
+            "",
+            ".",
+            "..",
+            "a/b",
+            "a\\b",
+            "a\0",
+            "a\nb",
+            " a",
+            "a ",
+            long.as_str(),
+        ] {
             let e = validate_file_name(bad).expect_err(bad);
             assert!(e.is_invalid_input());
             assert!(!e.to_string().contains('\n'));

@@ -89,11 +89,15 @@ impl Provider {
 
     /// The sending role.
     pub fn mailer(&self) -> Result<&Arc<dyn SecureMailer>> {
-        self.mailer.as_ref().ok_or_else(|| self.lacks("send", "send"))
+        self.mailer
+            .as_ref()
+            .ok_or_else(|| self.lacks("send", "send"))
     }
     /// The upload role.
     pub fn uploader(&self) -> Result<&Arc<dyn Uploader>> {
-        self.uploader.as_ref().ok_or_else(|| self.lacks("upload", "upload"))
+        self.uploader
+            .as_ref()
+            .ok_or_else(|| self.lacks("upload", "upload"))
     }
     /// The download role.
     pub fn downloader(&self) -> Result<&Arc<dyn Downloader>> {
@@ -106,14 +110,20 @@ impl Provider {
     pub async fn send(&self, message: SecureMessage) -> Result<SendReceipt> {
         self.capabilities.check_message(&self.name, &message)?;
         let mailer = self.mailer()?;
-        mailer.send(message).await.map_err(|e| self.context(e, "send"))
+        mailer
+            .send(message)
+            .await
+            .map_err(|e| self.context(e, "send"))
     }
 
     /// Checks `request` against the capabilities, then uploads.
     pub async fn upload(&self, request: UploadRequest) -> Result<RemoteFile> {
         self.capabilities.check_upload(&self.name, &request)?;
         let uploader = self.uploader()?;
-        uploader.upload(request).await.map_err(|e| self.context(e, "upload"))
+        uploader
+            .upload(request)
+            .await
+            .map_err(|e| self.context(e, "upload"))
     }
 
     /// Checks `request`, then starts the download.
@@ -139,7 +149,10 @@ impl Provider {
     /// Authenticates (doctor step).
     pub async fn authenticate(&self) -> Result<String> {
         match &self.diagnostics {
-            Some(d) => d.authenticate().await.map_err(|e| self.context(e, "authenticate")),
+            Some(d) => d
+                .authenticate()
+                .await
+                .map_err(|e| self.context(e, "authenticate")),
             None => Ok(format!("{} needs no credentials", self.name)),
         }
     }

@@ -38,7 +38,11 @@ pub struct RemoteFile {
 
 impl RemoteFile {
     /// A file with the fields every provider knows; set the others with the `with_*` methods.
-    pub fn new(provider: impl Into<String>, id: impl Into<String>, name: impl Into<String>) -> Self {
+    pub fn new(
+        provider: impl Into<String>,
+        id: impl Into<String>,
+        name: impl Into<String>,
+    ) -> Self {
         RemoteFile {
             provider: provider.into(),
             id: id.into(),

@@ -180,7 +180,9 @@ impl DownloadRequest {
     pub fn validate(&self) -> Result<()> {
         let id = &self.id;
         if id.is_empty() {
-            return Err(Error::invalid_input("the file id is empty; give the id to download"));
+            return Err(Error::invalid_input(
+                "the file id is empty; give the id to download",
+            ));
         }
         if id.len() > 1024 || id.chars().any(|c| c.is_control() || c.is_whitespace()) {
             let shown: String = id.escape_debug().take(60).collect();

@@ -4,8 +4,8 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use secrecy::{ExposeSecret, SecretString};
-use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
+use serde::de::{self, Deserializer, MapAccess, Visitor};
 
 use crate::error::{Error, Result};
 
@@ -134,6 +134,12 @@ impl SecretRef {
     }
 }
 
+fn hidden<E: de::Error>() -> E {
+    E::custom(
+        "expected a secret: { env = \"VAR\" }, { file = \"path\" } or a string (value not shown)",
+    )
+}
+
 impl<'de> Deserialize<'de> for SecretRef {
     fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
         struct V;
@@ -145,16 +151,37 @@ impl<'de> Deserialize<'de> for SecretRef {
             fn visit_str<E: de::Error>(self, v: &str) -> std::result::Result<SecretRef, E> {
                 Ok(SecretRef::Literal(Secret::new(v)))
             }
+            // PINs are often written as bare numbers.
+            fn visit_i64<E: de::Error>(self, v: i64) -> std::result::Result<SecretRef, E> {
+                Ok(SecretRef::Literal(Secret::new(v.to_string())))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> std::result::Result<SecretRef, E> {
+                Ok(SecretRef::Literal(Secret::new(v.to_string())))
+            }
+            // Serde's default errors quote the value; a mistyped secret must not be echoed.
+            fn visit_f64<E: de::Error>(self, _: f64) -> std::result::Result<SecretRef, E> {
+                Err(hidden())
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> std::result::Result<SecretRef, E> {
+                Err(hidden())
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(
+                self,
+                _: A,
+            ) -> std::result::Result<SecretRef, A::Error> {
+                Err(hidden())
+            }
             fn visit_map<A: MapAccess<'de>>(
                 self,
                 mut map: A,
             ) -> std::result::Result<SecretRef, A::Error> {
-                let key: String = map
-                    .next_key()?
-                    .ok_or_else(|| de::Error::custom("empty table; use { env = \"VAR\" } or { file = \"path\" }"))?;
+                let key: String = map.next_key()?.ok_or_else(|| {
+                    de::Error::custom("empty table; use { env = \"VAR\" } or { file = \"path\" }")
+                })?;
                 let out = match key.as_str() {
-                    "env" => SecretRef::Env(map.next_value()?),
-                    "file" => SecretRef::File(map.next_value()?),
+                    // A literal secret mistakenly put here would be echoed by a type error.
+                    "env" => SecretRef::Env(map.next_value().map_err(|_: A::Error| hidden())?),
+                    "file" => SecretRef::File(map.next_value().map_err(|_: A::Error| hidden())?),
                     other => return Err(de::Error::unknown_field(other, &["env", "file"])),
                 };
                 if let Some(extra) = map.next_key::<String>()? {

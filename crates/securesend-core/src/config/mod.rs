@@ -29,6 +29,9 @@ use crate::error::{Error, Result};
 
 pub use self::url::{check_base_url, is_loopback};
 
+/// The fields of a profile, as TOML (for building a [`ProfileConfig`] in code).
+pub use toml::Table;
+
 /// Environment variable naming the configuration file.
 pub const CONFIG_ENV: &str = "SECURESEND_CONFIG";
 /// File name looked for in the platform configuration directory.
@@ -59,7 +62,10 @@ impl ConfigFile {
     pub fn load(path: impl AsRef<Path>) -> Result<ConfigFile> {
         let path = path.as_ref();
         let text = std::fs::read_to_string(path).map_err(|e| {
-            Error::config(format!("cannot read configuration file {}: {e}", path.display()))
+            Error::config(format!(
+                "cannot read configuration file {}: {e}",
+                path.display()
+            ))
         })?;
         let base_dir = path
             .parent()
@@ -74,8 +80,14 @@ impl ConfigFile {
 
     /// Parses configuration text; relative paths in it are taken from `base_dir`.
     pub fn parse(text: &str, base_dir: impl Into<PathBuf>) -> Result<ConfigFile> {
+        // The parser's full report quotes the offending line, which may hold a secret: keep
+        // only the line number and the parser's own message.
         let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
-            Error::config(format!("not valid TOML: {}", one_line(&e.to_string())))
+            let line = e
+                .span()
+                .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+            let at = line.map(|l| format!(" at line {l}")).unwrap_or_default();
+            Error::config(format!("not valid TOML{at}: {}", one_line(e.message())))
         })?;
         let mut default = None;
         let mut profiles = BTreeMap::new();
@@ -155,12 +167,18 @@ impl ConfigFile {
     pub fn profile(&self, name: Option<&str>) -> Result<ProfileConfig> {
         let known = || {
             let names: Vec<_> = self.profiles.keys().map(|n| format!("`{n}`")).collect();
-            if names.is_empty() { "none".to_owned() } else { names.join(", ") }
+            if names.is_empty() {
+                "none".to_owned()
+            } else {
+                names.join(", ")
+            }
         };
         let name = match (name, &self.default) {
             (Some(n), _) => n.to_owned(),
             (None, Some(d)) => d.clone(),
-            (None, None) if self.profiles.len() == 1 => self.profiles.keys().next().cloned().unwrap_or_default(),
+            (None, None) if self.profiles.len() == 1 => {
+                self.profiles.keys().next().cloned().unwrap_or_default()
+            }
             (None, None) => {
                 return Err(Error::config(format!(
                     "no profile chosen and no `default`; pass --profile or set `default` (profiles: {})",
@@ -169,7 +187,10 @@ impl ConfigFile {
             }
         };
         let mut table = self.profiles.get(&name).cloned().ok_or_else(|| {
-            Error::config(format!("profile `{name}` is not defined (profiles: {})", known()))
+            Error::config(format!(
+                "profile `{name}` is not defined (profiles: {})",
+                known()
+            ))
         })?;
         let provider = match table.remove("provider") {
             Some(toml::Value::String(p)) => p,
@@ -323,7 +344,10 @@ timeot_secs = 3
         assert_eq!(f.profile(None).unwrap().name(), "a");
         assert_eq!(f.profile(Some("b")).unwrap().provider(), "demo");
         let e = f.profile(Some("c")).unwrap_err();
-        assert!(e.is_configuration() && e.to_string().contains("`a`, `b`"), "{e}");
+        assert!(
+            e.is_configuration() && e.to_string().contains("`a`, `b`"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -31,7 +31,9 @@ pub fn is_loopback(url: &Url) -> bool {
 /// ```
 pub fn check_base_url(field: &str, raw: &str, allow_insecure_http: bool) -> Result<Url> {
     let mut url = Url::parse(raw.trim()).map_err(|e| {
-        Error::config(format!("`{field}` is not a valid URL ({e}); write it as https://host/path"))
+        Error::config(format!(
+            "`{field}` is not a valid URL ({e}); write it as https://host/path"
+        ))
     })?;
     match url.scheme() {
         "https" => {}
@@ -74,7 +76,12 @@ mod tests {
 
     #[test]
     fn rules() {
-        for ok in ["https://a.example", "http://localhost:1/x", "http://[::1]:9/", "http://127.8.9.1"] {
+        for ok in [
+            "https://a.example",
+            "http://localhost:1/x",
+            "http://[::1]:9/",
+            "http://127.8.9.1",
+        ] {
             assert!(check_base_url("u", ok, false).is_ok(), "{ok}");
         }
         for bad in [
@@ -90,7 +97,9 @@ mod tests {
             assert!(!e.to_string().contains("pw"), "{e}");
         }
         assert_eq!(
-            check_base_url("u", "https://a.example/api", false).unwrap().as_str(),
+            check_base_url("u", "https://a.example/api", false)
+                .unwrap()
+                .as_str(),
             "https://a.example/api/"
         );
     }

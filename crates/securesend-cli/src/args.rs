@@ -1,0 +1,145 @@
+//! Command-line arguments.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  success
+  2  bad input or configuration (nothing was sent)
+  3  authentication failed or access denied
+  4  the service failed or refused the request
+  5  local I/O error
+
+With no configuration file, the `local` provider stores everything in ./securesend-data.";
+
+/// Send files securely through the file-transfer service your configuration names.
+#[derive(Debug, Parser)]
+#[command(name = "securesend", version, after_help = EXIT_CODES, max_term_width = 100)]
+pub struct Cli {
+    /// Configuration file (default: $SECURESEND_CONFIG, then the platform config directory).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Profile to use (default: the file's `default`).
+    #[arg(long, short = 'p', global = true, value_name = "NAME")]
+    pub profile: Option<String>,
+
+    /// Print one JSON document on stdout instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// More log output (-v info, -vv debug, -vvv trace).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
+    pub verbose: u8,
+
+    /// Only errors; no progress bars.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Send a message with files to recipients.
+    Send(Box<SendArgs>),
+    /// Upload files.
+    Upload(UploadArgs),
+    /// Download files by id.
+    Download(DownloadArgs),
+    /// List the providers built into this program and what each can do.
+    Providers,
+    /// Check the configuration step by step: file, secrets, service, credentials.
+    Doctor,
+}
+
+#[derive(Debug, Args)]
+pub struct SendArgs {
+    /// Recipient (repeatable).
+    #[arg(long, value_name = "ADDRESS")]
+    pub to: Vec<String>,
+    /// Copy recipient (repeatable).
+    #[arg(long, value_name = "ADDRESS")]
+    pub cc: Vec<String>,
+    /// Blind copy recipient (repeatable).
+    #[arg(long, value_name = "ADDRESS")]
+    pub bcc: Vec<String>,
+    /// Reply-To address (repeatable).
+    #[arg(long, value_name = "ADDRESS")]
+    pub reply_to: Vec<String>,
+    /// Sender, where the provider lets you choose it.
+    #[arg(long, value_name = "ADDRESS")]
+    pub from: Option<String>,
+    /// Subject line.
+    #[arg(long, short, default_value = "")]
+    pub subject: String,
+    /// Plain-text body.
+    #[arg(long, short, conflicts_with = "body_file")]
+    pub body: Option<String>,
+    /// Read the plain-text body from a file (`-` for standard input).
+    #[arg(long, value_name = "FILE")]
+    pub body_file: Option<PathBuf>,
+    /// Read an HTML body from a file.
+    #[arg(long, value_name = "FILE")]
+    pub html_file: Option<PathBuf>,
+    /// When the files expire: days (7d), weeks (2w) or a date (2026-12-31).
+    #[arg(long, value_name = "WHEN")]
+    pub expires: Option<String>,
+    /// Protect the files with the password held in this environment variable.
+    #[arg(long, value_name = "VAR")]
+    pub password_env: Option<String>,
+    /// Deliver the files as links instead of attachments.
+    #[arg(long)]
+    pub link: bool,
+    /// Ask for a receipt when a recipient downloads.
+    #[arg(long)]
+    pub download_receipt: bool,
+    /// Recipients must log in to download.
+    #[arg(long)]
+    pub require_login: bool,
+    /// Message priority.
+    #[arg(long, value_enum, default_value = "normal")]
+    pub priority: PriorityArg,
+    /// Files to attach.
+    #[arg(value_name = "FILES")]
+    pub files: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum PriorityArg {
+    Low,
+    Normal,
+    High,
+}
+
+#[derive(Debug, Args)]
+pub struct UploadArgs {
+    /// Files to upload.
+    #[arg(value_name = "FILES", required = true)]
+    pub files: Vec<PathBuf>,
+    /// Destination folder on the service (`/`-separated path).
+    #[arg(long, value_name = "PATH")]
+    pub to_folder: Option<String>,
+    /// Create the destination folder and its parents when missing.
+    #[arg(long)]
+    pub parents: bool,
+    /// Replace files of the same name.
+    #[arg(long)]
+    pub overwrite: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DownloadArgs {
+    /// Ids of the files to download.
+    #[arg(value_name = "IDS", required = true)]
+    pub ids: Vec<String>,
+    /// Directory to save into.
+    #[arg(short, long, value_name = "DIR", default_value = ".")]
+    pub output: PathBuf,
+    /// Replace files that exist already.
+    #[arg(long)]
+    pub overwrite: bool,
+}

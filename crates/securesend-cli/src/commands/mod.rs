@@ -1,0 +1,61 @@
+//! One module per subcommand. Each returns a JSON document and the text a person reads.
+
+pub mod doctor;
+pub mod download;
+pub mod providers;
+pub mod send;
+pub mod upload;
+
+use securesend::Error;
+use serde_json::Value;
+
+/// What a command produced.
+pub struct Outcome {
+    /// The `--json` document.
+    pub json: Value,
+    /// The text printed without `--json`.
+    pub text: String,
+    /// The exit code (0 unless a command reports failure without an error, like doctor).
+    pub code: u8,
+}
+
+impl Outcome {
+    pub fn ok(json: Value, text: String) -> Self {
+        Outcome {
+            json,
+            text,
+            code: crate::exit::OK,
+        }
+    }
+}
+
+/// A failed command, with what it finished before failing.
+pub struct Failure {
+    pub error: Error,
+    pub completed: Option<Value>,
+}
+
+impl From<Error> for Failure {
+    fn from(error: Error) -> Self {
+        Failure {
+            error,
+            completed: None,
+        }
+    }
+}
+
+/// Human-readable byte counts.
+pub fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}

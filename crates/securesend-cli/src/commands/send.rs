@@ -1,0 +1,122 @@
+//! `securesend send`.
+
+use std::fmt::Write as _;
+use std::io::Read;
+use std::path::Path;
+
+use securesend::{Attachment, Delivery, Error, Expiry, Priority, Provider, SecureMessage};
+use serde_json::json;
+
+use super::{Failure, Outcome, human_size};
+use crate::args::{PriorityArg, SendArgs};
+use crate::progress::Bars;
+
+fn read_text(path: &Path, what: &str) -> Result<String, Error> {
+    let mut text = String::new();
+    let result = if path == Path::new("-") {
+        std::io::stdin().read_to_string(&mut text).map(|_| ())
+    } else {
+        std::fs::File::open(path).and_then(|mut f| f.read_to_string(&mut text).map(|_| ()))
+    };
+    result.map_err(|e| {
+        Error::invalid_input(format!(
+            "cannot read the {what} from {}: {e}",
+            path.display()
+        ))
+    })?;
+    Ok(text)
+}
+
+/// Builds the message from the arguments; every problem is reported before anything is sent.
+fn message(args: SendArgs, bars: Option<&Bars>) -> Result<SecureMessage, Error> {
+    let mut b = SecureMessage::builder().subject(args.subject);
+    for a in &args.to {
+        b = b.to(a.as_str());
+    }
+    for a in &args.cc {
+        b = b.cc(a.as_str());
+    }
+    for a in &args.bcc {
+        b = b.bcc(a.as_str());
+    }
+    for a in &args.reply_to {
+        b = b.reply_to(a.as_str());
+    }
+    if let Some(f) = &args.from {
+        b = b.from(f.as_str());
+    }
+    if let Some(text) = args.body {
+        b = b.text(text);
+    } else if let Some(path) = &args.body_file {
+        b = b.text(read_text(path, "body")?);
+    }
+    if let Some(path) = &args.html_file {
+        b = b.html(read_text(path, "HTML body")?);
+    }
+    if let Some(when) = &args.expires {
+        b = b.expires(Expiry::parse(when)?);
+    }
+    if let Some(var) = &args.password_env {
+        let password = std::env::var(var).map_err(|_| {
+            Error::invalid_input(format!(
+                "--password-env {var}: environment variable {var} is not set (or not UTF-8)"
+            ))
+        })?;
+        b = b.password(password);
+    }
+    if args.link {
+        b = b.delivery(Delivery::Link);
+    }
+    b = b
+        .download_receipt(args.download_receipt)
+        .require_login(args.require_login)
+        .priority(match args.priority {
+            PriorityArg::Low => Priority::Low,
+            PriorityArg::Normal => Priority::Normal,
+            PriorityArg::High => Priority::High,
+        });
+    for f in args.files {
+        b = b.attach(Attachment::from_path(f));
+    }
+    if let Some(bars) = bars {
+        b = b.progress(bars.callback(0));
+    }
+    b.build()
+}
+
+pub async fn run(
+    provider: &Provider,
+    args: SendArgs,
+    bars: Option<&Bars>,
+) -> Result<Outcome, Failure> {
+    let msg = message(args, bars)?;
+    let receipt = provider.send(msg).await?;
+    let mut text = format!(
+        "sent message {} via {} ({:?})\n  to: {}\n",
+        receipt.message_id,
+        receipt.provider,
+        receipt.status,
+        receipt.recipients.join(", ")
+    );
+    for a in &receipt.attachments {
+        let _ = writeln!(
+            text,
+            "  attached {} ({}, id {}, sha256 {})",
+            a.name,
+            human_size(a.size.unwrap_or(0)),
+            a.id,
+            a.checksums.sha256.as_deref().unwrap_or("unknown")
+        );
+    }
+    for l in &receipt.links {
+        let _ = writeln!(text, "  link: {}", l.url);
+    }
+    for w in &receipt.warnings {
+        let _ = writeln!(text, "  warning: {w}");
+    }
+    if let Some(loc) = &receipt.location {
+        let _ = writeln!(text, "  message at: {loc}");
+    }
+    let json = json!({ "receipt": receipt });
+    Ok(Outcome::ok(json, text))
+}

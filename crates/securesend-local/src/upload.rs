@@ -1,0 +1,53 @@
+//! Uploading into the file store.
+
+use securesend_core::{Error, FileProgress, RemoteFile, Result, UploadRequest};
+
+use crate::LocalProvider;
+use crate::eml::BLOCK_INPUT;
+use crate::send::read_full;
+use crate::store::Created;
+
+impl LocalProvider {
+    pub(crate) async fn upload_file(&self, req: UploadRequest) -> Result<RemoteFile> {
+        let mut created = Created::default();
+        let result = self.store_upload(&req, &mut created).await;
+        if result.is_err() {
+            // A failed upload takes back the folders it made.
+            created.undo();
+        }
+        result
+    }
+
+    async fn store_upload(&self, req: &UploadRequest, created: &mut Created) -> Result<RemoteFile> {
+        let folder = req.folder().unwrap_or("");
+        self.store
+            .ensure_folder(folder, req.create_parents(), created)?;
+        let file = req.file();
+        let name = file.name();
+        let mut reader = file.open().await?;
+        let mut blob = self.store.new_blob().await?;
+        let mut progress = FileProgress::start(req.progress(), 0, name, Some(file.size));
+        let mut buf = vec![0u8; BLOCK_INPUT];
+        loop {
+            let n = read_full(&mut reader, &mut buf)
+                .await
+                .map_err(|e| Error::io(format!("reading {name}"), e))?;
+            if n == 0 {
+                break;
+            }
+            blob.write(&buf[..n]).await?;
+            progress.advance(n as u64);
+        }
+        let staged = blob.finish().await?;
+        let entry = self.store.commit(
+            staged,
+            folder,
+            name,
+            &file.attachment.content_type(),
+            req.overwrite(),
+            created,
+        )?;
+        progress.finish();
+        Ok(entry.to_remote())
+    }
+}
