@@ -38,6 +38,7 @@
 mod address;
 mod capabilities;
 pub mod checksum;
+pub mod chunk;
 pub mod config;
 mod download;
 mod error;
