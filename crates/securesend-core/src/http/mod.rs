@@ -1,1 +1,9 @@
-//! HTTP plumbing shared by the adapters (being built: see the foundation issue).
+//! HTTP plumbing shared by the adapters.
+//!
+//! | need | item |
+//! |---|---|
+//! | tokens | [`TokenCache`], [`TokenSource`], [`Token`] |
+
+mod token;
+
+pub use token::{DEFAULT_REFRESH_MARGIN, Token, TokenCache, TokenSource};
