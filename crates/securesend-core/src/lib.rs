@@ -11,7 +11,7 @@
 //! | what comes back | [`SendReceipt`], [`RemoteFile`], [`Download`], [`SavedFile`] |
 //! | failures | [`Error`], [`ErrorKind`] |
 //! | configuration | [`config::ConfigFile`], [`config::ProfileConfig`], [`SecretRef`], [`Secret`] |
-//! | adapters' plumbing | [`http`], [`checksum`], [`names`] |
+//! | adapters' plumbing | [`http`], [`chunk`], [`checksum`], [`names`] |
 //!
 //! Applications normally use the `securesend` facade crate, which re-exports this one and
 //! picks the adapter from configuration.
@@ -38,10 +38,12 @@
 mod address;
 mod capabilities;
 pub mod checksum;
+pub mod chunk;
 pub mod config;
 mod download;
 mod error;
 mod file;
+pub mod http;
 mod message;
 pub mod names;
 mod progress;
