@@ -156,7 +156,11 @@ pub trait RatePolicy: Clone + Send + Sync + 'static {
 
 /// Puts every route of `router` behind `limiter`, answering as `policy` says. The client is
 /// the peer IP the sandbox inserts as `ConnectInfo<SocketAddr>`.
-pub fn enforce<P: RatePolicy>(router: Router, limiter: RateLimiter, policy: P) -> Router {
+pub fn enforce<S, P>(router: Router<S>, limiter: RateLimiter, policy: P) -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    P: RatePolicy,
+{
     router.layer(axum::middleware::from_fn(
         move |req: Request, next: Next| {
             let limiter = limiter.clone();
