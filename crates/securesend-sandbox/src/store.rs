@@ -12,7 +12,8 @@
 //! never reach the file system.
 
 use std::collections::HashMap;
-use std::io::{self, SeekFrom};
+use std::future::Future;
+use std::io::{self, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
@@ -24,7 +25,7 @@ use futures::{Stream, StreamExt};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt, BufWriter};
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio_util::io::ReaderStream;
 
 use crate::clock::Clock;
@@ -35,6 +36,9 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// Write buffer per file being written. Bounded, so memory use does not grow with body size,
 /// and large enough that a gigabyte upload is a few thousand disk writes, not a million.
 const WRITE_BUFFER: usize = 256 * 1024;
+/// Chunks queued between the network side and the writer thread. Enough to keep both busy,
+/// small enough that memory stays a few chunks whatever the body size.
+const PIPELINE_DEPTH: usize = 1;
 /// Read chunk for downloads.
 const READ_CHUNK: usize = 64 * 1024;
 
@@ -201,9 +205,27 @@ impl FileStore {
     /// Stores a body as a new file, writing each chunk as it arrives. `limit` caps the size
     /// (on top of the store's own cap); over it, the partial file is removed and
     /// [`StoreError::TooLarge`] returned.
+    ///
+    /// The work runs in its own task, so it completes (and cleans up after a failed body)
+    /// even if the caller is cancelled, for example when a client disconnects.
     pub async fn write_stream<S, E>(
         &self,
         name: &str,
+        body: S,
+        limit: Option<u64>,
+    ) -> Result<StoredFile, StoreError>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Send + 'static,
+        E: Into<BoxError> + Send + 'static,
+    {
+        let store = self.clone();
+        let name = name.to_owned();
+        detached(async move { store.write_stream_now(name, body, limit).await }).await
+    }
+
+    async fn write_stream_now<S, E>(
+        &self,
+        name: String,
         body: S,
         limit: Option<u64>,
     ) -> Result<StoredFile, StoreError>
@@ -213,29 +235,21 @@ impl FileStore {
     {
         let id = FileStore::new_id();
         let path = self.inner.dir.join("files").join(&id);
-        let file = tokio::fs::File::create(&path).await?;
-        let mut writer = BufWriter::with_capacity(WRITE_BUFFER, file);
-        let mut hasher = Sha256::new();
+        let file = std::fs::File::create(&path)?;
         let limits = Limits {
             total: self.cap(limit),
             part: None,
         };
-        let result = copy(&mut writer, body, &mut hasher, 0, limits).await;
-        let size = match result {
-            Ok(n) => n,
+        let (size, hasher) = match copy(file, body, Sha256::new(), 0, limits).await {
+            Ok(done) => done,
             Err(e) => {
-                drop(writer);
                 let _ = tokio::fs::remove_file(&path).await;
                 return Err(e);
             }
         };
-        if let Err(e) = writer.flush().await {
-            let _ = tokio::fs::remove_file(&path).await;
-            return Err(e.into());
-        }
         let stored = StoredFile {
             id: id.clone(),
-            name: name.to_owned(),
+            name,
             size,
             sha256: hex::encode(hasher.finalize()),
             path,
@@ -297,6 +311,9 @@ impl FileStore {
 
     /// Appends one part to an upload, streaming it to disk. `max_part` caps this part. On any
     /// failure the upload is rolled back to where it was before this call.
+    ///
+    /// The work runs in its own task, so a cancelled caller never leaves the session half
+    /// written or stuck as busy.
     pub async fn append<S, E>(
         &self,
         upload_id: &str,
@@ -304,16 +321,21 @@ impl FileStore {
         max_part: Option<u64>,
     ) -> Result<UploadProgress, StoreError>
     where
-        S: Stream<Item = Result<Bytes, E>>,
-        E: Into<BoxError>,
+        S: Stream<Item = Result<Bytes, E>> + Send + 'static,
+        E: Into<BoxError> + Send + 'static,
     {
         let mut pending = self.take_upload(upload_id)?;
-        let result = pending
-            .append(part, max_part, self.inner.max_file_bytes)
-            .await;
-        let progress = pending.progress(upload_id);
-        lock(&self.inner.uploads).insert(upload_id.to_owned(), Slot::Idle(pending));
-        result.map(|()| progress)
+        let store = self.clone();
+        let upload_id = upload_id.to_owned();
+        detached(async move {
+            let result = pending
+                .append(part, max_part, store.inner.max_file_bytes)
+                .await;
+            let progress = pending.progress(&upload_id);
+            lock(&store.inner.uploads).insert(upload_id, Slot::Idle(pending));
+            result.map(|()| progress)
+        })
+        .await
     }
 
     /// Appends an axum request body as one part (see [`FileStore::append`]).
@@ -517,32 +539,25 @@ impl PendingUpload {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        let file = tokio::fs::OpenOptions::new()
-            .append(true)
-            .open(&self.path)
-            .await?;
-        let mut writer = BufWriter::with_capacity(WRITE_BUFFER, file);
-        let mut hasher = self.hasher.clone();
+        let file = std::fs::OpenOptions::new().append(true).open(&self.path)?;
         let limits = Limits {
             total,
             part: max_part,
         };
-        let result = match copy(&mut writer, part, &mut hasher, self.size, limits).await {
-            Ok(n) => writer.flush().await.map(|()| n).map_err(StoreError::from),
-            Err(e) => Err(e),
-        };
-        match result {
-            Ok(n) => {
+        match copy(file, part, self.hasher.clone(), self.size, limits).await {
+            Ok((n, hasher)) => {
                 self.size += n;
                 self.parts += 1;
                 self.hasher = hasher;
                 Ok(())
             }
             Err(e) => {
-                // Discard what this part wrote. `set_len` waits for any write still in
-                // flight on this handle, so nothing lands after the truncation.
-                let file = writer.into_inner();
-                file.set_len(self.size).await?;
+                // Discard what this part wrote; the writer thread has finished, so nothing
+                // can land after the truncation.
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(&self.path)?
+                    .set_len(self.size)?;
                 Err(e)
             }
         }
@@ -555,40 +570,74 @@ struct Limits {
     part: Option<u64>,
 }
 
-/// Writes `body` chunk by chunk, hashing as it goes; `already` bytes are in the file before.
-/// Returns the bytes written by this call.
+/// Runs `work` in its own task and waits for it, so that dropping the caller's future does
+/// not abandon the work half-way.
+async fn detached<T: Send + 'static>(
+    work: impl Future<Output = Result<T, StoreError>> + Send + 'static,
+) -> Result<T, StoreError> {
+    tokio::spawn(work)
+        .await
+        .unwrap_or_else(|e| Err(StoreError::Io(io::Error::other(e))))
+}
+
+/// Writes `body` to `file` chunk by chunk, hashing as it goes; `already` bytes are in the file
+/// before. Returns the bytes written by this call and the updated hasher.
+///
+/// Hashing and disk writes run on a blocking thread fed through a bounded channel: they then
+/// overlap with reading the network instead of adding to it, and at most
+/// [`PIPELINE_DEPTH`] + 2 chunks are alive at once (one being read, the queued ones, one being
+/// written) plus the write buffer, whatever the body size.
 async fn copy<S, E>(
-    writer: &mut BufWriter<tokio::fs::File>,
+    file: std::fs::File,
     body: S,
-    hasher: &mut Sha256,
+    hasher: Sha256,
     already: u64,
     limits: Limits,
-) -> Result<u64, StoreError>
+) -> Result<(u64, Sha256), StoreError>
 where
     S: Stream<Item = Result<Bytes, E>>,
     E: Into<BoxError>,
 {
-    let mut body = std::pin::pin!(body);
-    let mut written = 0u64;
-    while let Some(chunk) = body.next().await {
-        let chunk = chunk.map_err(|e| StoreError::Body(e.into()))?;
-        let n = chunk.len() as u64;
-        if let Some(limit) = limits.part {
-            if written + n > limit {
-                return Err(StoreError::PartTooLarge { limit });
-            }
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(PIPELINE_DEPTH);
+    let writer = tokio::task::spawn_blocking(move || -> io::Result<Sha256> {
+        let mut hasher = hasher;
+        let mut out = io::BufWriter::with_capacity(WRITE_BUFFER, file);
+        while let Some(chunk) = rx.blocking_recv() {
+            hasher.update(&chunk);
+            out.write_all(&chunk)?;
         }
-        if let Some(limit) = limits.total {
-            if already + written + n > limit {
-                return Err(StoreError::TooLarge { limit });
+        out.flush()?;
+        Ok(hasher)
+    });
+    let read = async move {
+        let mut body = std::pin::pin!(body);
+        let mut written = 0u64;
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(|e| StoreError::Body(e.into()))?;
+            let n = chunk.len() as u64;
+            if let Some(limit) = limits.part {
+                if written + n > limit {
+                    return Err(StoreError::PartTooLarge { limit });
+                }
             }
+            if let Some(limit) = limits.total {
+                if already + written + n > limit {
+                    return Err(StoreError::TooLarge { limit });
+                }
+            }
+            if tx.send(chunk).await.is_err() {
+                // The writer stopped on an I/O error, reported below.
+                break;
+            }
+            written += n;
         }
-        hasher.update(&chunk);
-        writer.write_all(&chunk).await?;
-        written += n;
-        // `chunk` is dropped here: the store holds at most one chunk plus its write buffer.
+        Ok(written)
+        // `tx` is dropped here, which lets the writer finish.
     }
-    Ok(written)
+    .await;
+    let hashed = writer.await.map_err(io::Error::other)?;
+    let written = read?;
+    Ok((written, hashed?))
 }
 
 #[cfg(test)]

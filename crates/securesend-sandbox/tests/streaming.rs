@@ -65,7 +65,7 @@ fn tracked_body(liveness: Arc<Liveness>) -> impl Stream<Item = Result<Bytes, io:
 }
 
 #[tokio::test]
-async fn store_hashes_64_mib_holding_one_chunk_at_a_time() {
+async fn store_hashes_64_mib_holding_a_bounded_number_of_chunks() {
     let store = FileStore::open(None, Clock::system(), None).unwrap();
     let liveness = Arc::new(Liveness::default());
     let file = store
@@ -75,11 +75,10 @@ async fn store_hashes_64_mib_holding_one_chunk_at_a_time() {
     assert_eq!(file.size, (CHUNKS * MIB) as u64);
     assert_eq!(file.sha256, expected_sha());
     assert_eq!(std::fs::metadata(&file.path).unwrap().len(), file.size);
-    assert_eq!(
-        liveness.max.load(Ordering::SeqCst),
-        1,
-        "each chunk is written and released before the next is pulled"
-    );
+    // One chunk being read, one queued for the writer thread, one being written: bounded by
+    // the store's pipeline, not by the 64 chunks of the body.
+    let max = liveness.max.load(Ordering::SeqCst);
+    assert!(max <= 3, "{max} chunks alive at once");
     assert_eq!(liveness.live.load(Ordering::SeqCst), 0);
 }
 
