@@ -17,18 +17,21 @@ use crate::journal::{BodyRecord, Journal, RequestSeq};
 /// the journal gets the bytes read so far and no hash.
 pub(crate) struct TapBody<B> {
     inner: B,
+    // `None` when the sandbox was told not to hash request bodies.
     hasher: Option<Sha256>,
     bytes: u64,
+    done: bool,
     journal: Journal,
     seq: RequestSeq,
 }
 
 impl<B: Body> TapBody<B> {
-    pub(crate) fn new(inner: B, journal: Journal, seq: RequestSeq) -> Self {
+    pub(crate) fn new(inner: B, journal: Journal, seq: RequestSeq, hash: bool) -> Self {
         let mut tap = TapBody {
             inner,
-            hasher: Some(Sha256::new()),
+            hasher: hash.then(Sha256::new),
             bytes: 0,
+            done: false,
             journal,
             seq,
         };
@@ -43,13 +46,17 @@ impl<B: Body> TapBody<B> {
 
 impl<B> TapBody<B> {
     fn finish(&mut self, complete: bool) {
-        // `hasher` is taken once, so the record is written once.
-        let Some(hasher) = self.hasher.take() else {
+        if self.done {
             return;
-        };
-        let sha256 = complete.then(|| hex::encode(hasher.finalize()));
+        }
+        self.done = true;
+        let hasher = self.hasher.take();
+        let sha256 = hasher
+            .filter(|_| complete)
+            .map(|h| hex::encode(h.finalize()));
         let record = BodyRecord {
             bytes: self.bytes,
+            complete,
             sha256,
         };
         self.journal.update(self.seq, |e| e.body = Some(record));
@@ -75,8 +82,10 @@ where
         let this = &mut *self;
         match ready!(Pin::new(&mut this.inner).poll_frame(cx)) {
             Some(Ok(frame)) => {
-                if let (Some(data), Some(h)) = (frame.data_ref(), this.hasher.as_mut()) {
-                    h.update(data);
+                if let Some(data) = frame.data_ref() {
+                    if let Some(h) = this.hasher.as_mut() {
+                        h.update(data);
+                    }
                     this.bytes += data.len() as u64;
                 }
                 // A consumer may stop at the last frame without polling for the end.

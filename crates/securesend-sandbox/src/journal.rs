@@ -60,15 +60,11 @@ pub enum EntryState {
 pub struct BodyRecord {
     /// Bytes read.
     pub bytes: u64,
-    /// Lowercase hex sha256 of the body, present only when it was read to its end.
-    pub sha256: Option<String>,
-}
-
-impl BodyRecord {
     /// Whether the body was read to its end.
-    pub fn complete(&self) -> bool {
-        self.sha256.is_some()
-    }
+    pub complete: bool,
+    /// Lowercase hex sha256 of the body, present when it was read to its end (and body
+    /// hashing is on, see [`crate::SandboxOptions::hash_request_bodies`]).
+    pub sha256: Option<String>,
 }
 
 /// One request.

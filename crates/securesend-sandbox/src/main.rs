@@ -55,6 +55,14 @@ struct ServeArgs {
     /// Lifetime of issued access tokens, in seconds.
     #[arg(long, value_name = "SECS", default_value_t = 3600)]
     token_lifetime_secs: u64,
+    /// Do not hash request bodies in the journal (saves CPU in throughput benchmarks; stored
+    /// files are still hashed).
+    #[arg(long)]
+    no_body_hash: bool,
+    /// Directory for stored files (default: a temporary directory removed on exit), e.g. on a
+    /// tmpfs for benchmarks.
+    #[arg(long, value_name = "PATH")]
+    data_dir: Option<PathBuf>,
     /// Rate limits: `default` (each service's documented limit), `off`, or requests per minute.
     #[arg(long, value_name = "default|off|N", default_value = "default", value_parser = parse_rate_limit)]
     rate_limit: RateLimitSetting,
@@ -162,12 +170,16 @@ async fn serve(registry: &Registry, args: ServeArgs) -> Result<(), String> {
         chunk_max: args.chunk_max,
         token_lifetime: Duration::from_secs(args.token_lifetime_secs.max(1)),
         rate_limit: args.rate_limit,
+        hash_request_bodies: !args.no_body_hash,
         ..SandboxOptions::default()
     };
 
     let mut sandboxes = Vec::new();
     for service in &selection.services {
-        let sandbox = Sandbox::start(*service, options.clone())
+        let mut options = options.clone();
+        // One subdirectory per service, so two services never share a store directory.
+        options.data_dir = args.data_dir.as_ref().map(|d| d.join(service.key()));
+        let sandbox = Sandbox::start(*service, options)
             .await
             .map_err(|e| e.to_string())?;
         sandboxes.push(sandbox);

@@ -68,6 +68,7 @@ struct Shared {
     faults: Faults,
     clock: Clock,
     latency: Duration,
+    hash_bodies: bool,
 }
 
 impl Sandbox {
@@ -97,6 +98,7 @@ impl Sandbox {
         let outbox = Outbox::new(clock.clone());
         let tokens = Tokens::new(clock.clone(), options.token_lifetime);
         let latency = options.latency;
+        let hash_bodies = options.hash_request_bodies;
         let key = service.key();
         let ctx = ServiceContext::new(key, addr, options, store, outbox, tokens, journal.clone());
 
@@ -112,6 +114,7 @@ impl Sandbox {
             faults: faults.clone(),
             clock,
             latency,
+            hash_bodies,
         });
         let (shutdown, rx) = watch::channel(false);
         let task = tokio::spawn(accept_loop(listener, shared, rx));
@@ -292,7 +295,7 @@ async fn handle(
     let decision = shared.faults.decide(req.method(), req.uri().path());
     let method = req.method().clone();
     let (mut parts, body) = req.into_parts();
-    let mut body = TapBody::new(body, journal.clone(), seq);
+    let mut body = TapBody::new(body, journal.clone(), seq, shared.hash_bodies);
     let mut applied = None;
     let mut truncate = None;
 

@@ -79,6 +79,29 @@ async fn journal_records_requests_with_body_hashes() {
 }
 
 #[tokio::test]
+async fn body_hashing_can_be_switched_off() {
+    let sb = start(SandboxOptions {
+        hash_request_bodies: false,
+        ..SandboxOptions::default()
+    })
+    .await;
+    let body = b"not hashed by the journal";
+    let r = raw(sb.addr(), "POST", "/upload/x", &[], body)
+        .await
+        .response();
+    assert_eq!(
+        r.json()["sha256"],
+        sha256_hex(body),
+        "the store still hashes"
+    );
+    let rec = sb.journal().last().unwrap().body.unwrap();
+    assert_eq!(
+        (rec.bytes, rec.complete, rec.sha256),
+        (body.len() as u64, true, None)
+    );
+}
+
+#[tokio::test]
 async fn status_fault_answers_with_retry_after_and_service_is_not_called() {
     let sb = start(
         SandboxOptions::default().fault(
@@ -186,7 +209,8 @@ async fn connection_dropped_part_way_through_the_request_body() {
         "but not the whole body: {}",
         rec.bytes
     );
-    assert!(!rec.complete());
+    assert!(!rec.complete);
+    assert_eq!(rec.sha256, None);
     assert!(
         sb.store().find_by_sha256(&sha256_hex(&body)).is_empty(),
         "service never ran"
