@@ -5,6 +5,7 @@
 //! the connection without writing anything when the service future returns `Err`. So the
 //! sandbox runs its own accept loop and wraps the router in a service that can fail.
 
+use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
@@ -40,7 +41,6 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// A running emulated service on `127.0.0.1:<port>`. Dropping it stops the server (in the
 /// background); [`Sandbox::shutdown`] stops it and waits.
-#[derive(Debug)]
 pub struct Sandbox {
     ctx: ServiceContext,
     faults: Faults,
@@ -50,6 +50,19 @@ pub struct Sandbox {
     description: &'static str,
     shutdown: watch::Sender<bool>,
     task: Option<JoinHandle<()>>,
+}
+
+impl fmt::Debug for Sandbox {
+    // The profile holds the credentials as literal values: show names, not values.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sandbox")
+            .field("key", &self.key())
+            .field("base_url", &self.base_url())
+            .field("credentials", &self.credentials)
+            .field("profile_keys", &self.profile.keys().collect::<Vec<_>>())
+            .field("seeded", &self.seeded.len())
+            .finish_non_exhaustive()
+    }
 }
 
 /// The route pattern that handled a request, carried out of the router on the response.

@@ -45,7 +45,6 @@ pub trait Service: Send + Sync + 'static {
 }
 
 /// What a mounted service hands back to the harness.
-#[derive(Debug)]
 pub struct Mount {
     /// Its routes. The harness adds fault injection, latency and the journal around them.
     pub router: Router,
@@ -58,6 +57,17 @@ pub struct Mount {
     pub credentials: Credentials,
     /// Seeded files and messages, for the seed manifest.
     pub seeded: Vec<SeededItem>,
+}
+
+impl fmt::Debug for Mount {
+    // Profile values may be credentials: show the keys only.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Mount")
+            .field("profile_keys", &self.profile.keys().collect::<Vec<_>>())
+            .field("credentials", &self.credentials)
+            .field("seeded", &self.seeded)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Mount {

@@ -26,6 +26,11 @@ async fn journal_records_requests_with_body_hashes() {
     assert_eq!(sb.profile()["provider"].as_str(), Some("echo"));
     assert_eq!(sb.profile()["base_url"].as_str(), Some(sb.base_url()));
     assert_eq!(sb.seeded().len(), 1);
+    let shown = format!("{sb:?}");
+    assert!(
+        shown.contains("echo") && !shown.contains("tester"),
+        "{shown}"
+    );
 
     let body = b"the quick brown fox";
     let r = raw(
