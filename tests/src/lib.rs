@@ -20,6 +20,7 @@ mod bad_input;
 mod files;
 mod local;
 mod round_trip;
+mod sandbox;
 mod send;
 
 use securesend::{Provider, SendReceipt};
@@ -28,6 +29,7 @@ pub use bad_input::bad_input_matrix;
 pub use files::{TestFiles, sha256_file};
 pub use local::LocalObserver;
 pub use round_trip::round_trips;
+pub use sandbox::SandboxObserver;
 pub use send::{send_files, send_zero_one_three};
 
 /// A file as a recipient received it.

@@ -50,6 +50,11 @@ pub enum Command {
     Upload(UploadArgs),
     /// Download files by id.
     Download(DownloadArgs),
+    /// Sign in interactively (providers with an authorization-code login) and keep the
+    /// credentials for later runs.
+    Login(LoginArgs),
+    /// List received messages and the ids of their files (providers with an inbox).
+    Inbox(InboxArgs),
     /// List the providers built into this program and what each can do.
     Providers,
     /// Check the configuration step by step: file, secrets, service, credentials.
@@ -103,6 +108,9 @@ pub struct SendArgs {
     /// Message priority.
     #[arg(long, value_enum, default_value = "normal")]
     pub priority: PriorityArg,
+    /// Open the message in your compose window on the service instead of sending it.
+    #[arg(long)]
+    pub interactive: bool,
     /// Files to attach.
     #[arg(value_name = "FILES")]
     pub files: Vec<PathBuf>,
@@ -129,6 +137,9 @@ pub struct UploadArgs {
     /// Replace files of the same name.
     #[arg(long)]
     pub overwrite: bool,
+    /// Continue an interrupted upload of the same files where it stopped.
+    #[arg(long)]
+    pub resume: bool,
 }
 
 #[derive(Debug, Args)]
@@ -142,4 +153,27 @@ pub struct DownloadArgs {
     /// Replace files that exist already.
     #[arg(long)]
     pub overwrite: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    /// Print the sign-in address without trying to open a browser.
+    #[arg(long)]
+    pub no_browser: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct InboxArgs {
+    /// Only messages matching this text.
+    #[arg(long, short)]
+    pub keyword: Option<String>,
+    /// Sort by this field (the provider's names, such as received_at).
+    #[arg(long)]
+    pub sort: Option<String>,
+    /// Sort descending.
+    #[arg(long, requires = "sort")]
+    pub desc: bool,
+    /// At most this many messages.
+    #[arg(long)]
+    pub limit: Option<usize>,
 }

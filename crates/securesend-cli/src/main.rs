@@ -41,6 +41,8 @@ async fn run(cli: Cli) -> Result<Outcome, Failure> {
     let bars = if cli.json { None } else { Bars::new(cli.quiet) };
     let outcome = match cli.command {
         Command::Providers => Ok(commands::providers::run()),
+        Command::Login(args) => commands::login::run(&connect()?, args).await,
+        Command::Inbox(args) => commands::inbox::run(&connect()?, args).await,
         Command::Doctor => {
             Ok(commands::doctor::run(cli.config.as_deref(), cli.profile.as_deref()).await)
         }

@@ -243,6 +243,22 @@ fn bad_input_exits_2_and_writes_nothing() {
             vec!["--profile", "work", "send", "--to", "a@example.com"],
             "work",
         ),
+        (
+            "login without a login role",
+            vec!["login", "--no-browser"],
+            "no interactive login",
+        ),
+        ("inbox without an inbox", vec!["inbox"], "no inbox"),
+        (
+            "compose without a compose window",
+            vec!["send", "--to", "a@example.com", "--interactive"],
+            "compose window",
+        ),
+        (
+            "resume without resumable uploads",
+            vec!["upload", "ok.txt", "--resume"],
+            "resuming",
+        ),
     ];
     for (name, args, needle) in cases {
         let out = sb.run(&args);

@@ -28,6 +28,12 @@ pub struct Capabilities {
     pub upload: bool,
     /// Downloads files ([`Downloader`](crate::Downloader)).
     pub download: bool,
+    /// Interactive sign-in ([`Login`](crate::Login)).
+    pub login: bool,
+    /// Lists received messages ([`Inbox`](crate::Inbox)).
+    pub inbox: bool,
+    /// Opens messages in the service's compose window ([`Composer`](crate::Composer)).
+    pub compose: bool,
 
     /// Messages may choose their sender.
     pub choose_sender: bool,
@@ -94,6 +100,9 @@ impl Capabilities {
             ("send", yes(self.send)),
             ("upload", yes(self.upload)),
             ("download", yes(self.download)),
+            ("login", yes(self.login)),
+            ("inbox", yes(self.inbox)),
+            ("compose window", yes(self.compose)),
             ("choose sender", yes(self.choose_sender)),
             ("cc", yes(self.cc)),
             ("bcc", yes(self.bcc)),
@@ -123,16 +132,42 @@ impl Capabilities {
     /// Refuses a message that asks for something this provider cannot do, naming the
     /// provider and the option. Pure: no I/O.
     pub fn check_message(&self, provider: &str, msg: &SecureMessage) -> Result<()> {
+        if !self.send {
+            return Err(Error::unsupported(format!(
+                "{provider} cannot send messages; use a provider that can send"
+            ))
+            .with_provider(provider.to_owned())
+            .with_operation("send"));
+        }
+        self.check_message_fields(provider, "send", msg)
+    }
+
+    /// Refuses a message for the compose window that asks for something this provider cannot
+    /// do. Pure: no I/O.
+    pub fn check_compose(&self, provider: &str, msg: &SecureMessage) -> Result<()> {
+        if !self.compose {
+            return Err(Error::unsupported(format!(
+                "{provider} has no compose window; send the message instead"
+            ))
+            .with_provider(provider.to_owned())
+            .with_operation("compose"));
+        }
+        self.check_message_fields(provider, "compose", msg)
+    }
+
+    fn check_message_fields(
+        &self,
+        provider: &str,
+        op: &'static str,
+        msg: &SecureMessage,
+    ) -> Result<()> {
         let refuse = |option: &str, fix: &str| {
             Err(
                 Error::unsupported(format!("{provider} cannot send {option}; {fix}"))
                     .with_provider(provider.to_owned())
-                    .with_operation("send"),
+                    .with_operation(op),
             )
         };
-        if !self.send {
-            return refuse("messages", "use a provider that can send");
-        }
         let o = msg.options();
         let checks = [
             (
@@ -213,7 +248,7 @@ impl Capabilities {
                     "{provider} keeps files at most {max} days but the expiry is {days} days; shorten it"
                 ))
                 .with_provider(provider.to_owned())
-                .with_operation("send"));
+                .with_operation(op));
             }
         }
         if let Some(max) = self.max_attachments {
@@ -223,11 +258,11 @@ impl Capabilities {
                     msg.attachments().len()
                 ))
                 .with_provider(provider.to_owned())
-                .with_operation("send"));
+                .with_operation(op));
             }
         }
         for file in msg.attachments() {
-            self.check_file(provider, "send", file)?;
+            self.check_file(provider, op, file)?;
         }
         Ok(())
     }
@@ -252,6 +287,9 @@ impl Capabilities {
         }
         if req.overwrite() && !self.overwrite {
             return refuse("over an existing file", "upload under another name");
+        }
+        if req.resume() && !self.resumable_upload {
+            return refuse("by resuming an interrupted upload", "upload the file again");
         }
         self.check_file(provider, "upload", req.file())
     }

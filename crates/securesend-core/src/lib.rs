@@ -5,7 +5,7 @@
 //!
 //! | concept | types |
 //! |---|---|
-//! | roles | [`SecureMailer`], [`Uploader`], [`Downloader`], [`Diagnostics`] |
+//! | roles | [`SecureMailer`], [`Uploader`], [`Downloader`]; optional [`Login`], [`Inbox`], [`Composer`], [`Diagnostics`] |
 //! | a connected provider | [`Provider`], [`Capabilities`] |
 //! | what goes out | [`SecureMessage`] (built with [`MessageBuilder`]), [`Attachment`], [`FileSource`], [`UploadRequest`], [`DownloadRequest`] |
 //! | what comes back | [`SendReceipt`], [`RemoteFile`], [`Download`], [`SavedFile`] |
@@ -44,6 +44,7 @@ mod download;
 mod error;
 mod file;
 pub mod http;
+mod inbox;
 mod message;
 pub mod names;
 mod progress;
@@ -59,6 +60,7 @@ pub use checksum::Checksums;
 pub use download::{ByteStream, Download, SavedFile};
 pub use error::{Error, ErrorKind, Result, clean_service_text};
 pub use file::{Attachment, BoxReader, CheckedFile, FileSource};
+pub use inbox::{InboxQuery, ReceivedMessage};
 pub use message::{
     Delivery, Expiry, MessageBuilder, Priority, SecureMessage, SendOptions, check_header_text,
 };
@@ -66,7 +68,9 @@ pub use progress::{FileProgress, Progress, ProgressEvent};
 pub use provider::Provider;
 pub use remote::{Link, RemoteFile, SendReceipt, SendStatus};
 pub use request::{DownloadRequest, UploadBuilder, UploadRequest};
-pub use roles::{Diagnostics, Downloader, SecureMailer, Uploader};
+pub use roles::{
+    Composer, Diagnostics, Downloader, Inbox, Login, LoginPrompt, SecureMailer, Uploader,
+};
 pub use secret::{Secret, SecretRef};
 
 /// Re-exported so adapters implement the roles with the same macro version.

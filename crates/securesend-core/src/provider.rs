@@ -7,10 +7,13 @@ use std::sync::Arc;
 use crate::capabilities::Capabilities;
 use crate::download::Download;
 use crate::error::{Error, Result};
+use crate::inbox::{InboxQuery, ReceivedMessage};
 use crate::message::SecureMessage;
 use crate::remote::{RemoteFile, SendReceipt};
 use crate::request::{DownloadRequest, UploadRequest};
-use crate::roles::{Diagnostics, Downloader, SecureMailer, Uploader};
+use crate::roles::{
+    Composer, Diagnostics, Downloader, Inbox, Login, LoginPrompt, SecureMailer, Uploader,
+};
 
 /// A provider ready to use. Cloning is cheap (the roles are shared).
 ///
@@ -25,6 +28,9 @@ pub struct Provider {
     uploader: Option<Arc<dyn Uploader>>,
     downloader: Option<Arc<dyn Downloader>>,
     diagnostics: Option<Arc<dyn Diagnostics>>,
+    login: Option<Arc<dyn Login>>,
+    inbox: Option<Arc<dyn Inbox>>,
+    composer: Option<Arc<dyn Composer>>,
 }
 
 impl fmt::Debug for Provider {
@@ -34,6 +40,9 @@ impl fmt::Debug for Provider {
             .field("send", &self.mailer.is_some())
             .field("upload", &self.uploader.is_some())
             .field("download", &self.downloader.is_some())
+            .field("login", &self.login.is_some())
+            .field("inbox", &self.inbox.is_some())
+            .field("compose", &self.composer.is_some())
             .finish()
     }
 }
@@ -48,6 +57,9 @@ impl Provider {
             uploader: None,
             downloader: None,
             diagnostics: None,
+            login: None,
+            inbox: None,
+            composer: None,
         }
     }
 
@@ -64,6 +76,21 @@ impl Provider {
     /// Adds the download role.
     pub fn with_downloader(mut self, downloader: Arc<dyn Downloader>) -> Self {
         self.downloader = Some(downloader);
+        self
+    }
+    /// Adds the interactive sign-in role.
+    pub fn with_login(mut self, login: Arc<dyn Login>) -> Self {
+        self.login = Some(login);
+        self
+    }
+    /// Adds the inbox role.
+    pub fn with_inbox(mut self, inbox: Arc<dyn Inbox>) -> Self {
+        self.inbox = Some(inbox);
+        self
+    }
+    /// Adds the compose-window role.
+    pub fn with_composer(mut self, composer: Arc<dyn Composer>) -> Self {
+        self.composer = Some(composer);
         self
     }
     /// Adds the doctor checks.
@@ -136,6 +163,43 @@ impl Provider {
             .await
             .map_err(|e| self.context(e, "download"))?;
         Ok(download.with_progress(progress))
+    }
+
+    /// Opens `message` in the person's compose window instead of sending it.
+    pub async fn compose(&self, message: SecureMessage) -> Result<SendReceipt> {
+        self.capabilities.check_compose(&self.name, &message)?;
+        let composer = self
+            .composer
+            .as_ref()
+            .ok_or_else(|| self.lacks("compose", "compose"))?;
+        composer
+            .compose(message)
+            .await
+            .map_err(|e| self.context(e, "compose"))
+    }
+
+    /// Signs in interactively; `prompt` shows the person the URL to open.
+    pub async fn login(&self, prompt: &dyn LoginPrompt) -> Result<String> {
+        let login = self
+            .login
+            .as_ref()
+            .ok_or_else(|| self.lacks("interactive login", "login"))?;
+        login
+            .login(prompt)
+            .await
+            .map_err(|e| self.context(e, "login"))
+    }
+
+    /// Lists received messages.
+    pub async fn inbox(&self, query: InboxQuery) -> Result<Vec<ReceivedMessage>> {
+        let inbox = self
+            .inbox
+            .as_ref()
+            .ok_or_else(|| self.lacks("inbox", "inbox"))?;
+        inbox
+            .inbox(query)
+            .await
+            .map_err(|e| self.context(e, "inbox"))
     }
 
     /// Reaches the service without credentials (doctor step).

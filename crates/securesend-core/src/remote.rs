@@ -93,6 +93,8 @@ pub enum SendStatus {
     Queued,
     /// The message was written to a local outbox (the `local` provider).
     Stored,
+    /// The message was opened in a compose window; a person sends it.
+    Composing,
 }
 
 /// A download link the service created for a recipient.

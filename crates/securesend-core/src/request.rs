@@ -24,6 +24,7 @@ pub struct UploadRequest {
     folder: Option<String>,
     create_parents: bool,
     overwrite: bool,
+    resume: bool,
     progress: Option<Progress>,
 }
 
@@ -35,6 +36,7 @@ impl UploadRequest {
             folder: None,
             create_parents: false,
             overwrite: false,
+            resume: false,
             progress: None,
         }
     }
@@ -56,6 +58,11 @@ impl UploadRequest {
     pub fn overwrite(&self) -> bool {
         self.overwrite
     }
+    /// Whether an interrupted upload of this file to this place, saved by an earlier run,
+    /// should be continued instead of started afresh.
+    pub fn resume(&self) -> bool {
+        self.resume
+    }
     /// The progress callback, when any.
     pub fn progress(&self) -> Option<&Progress> {
         self.progress.as_ref()
@@ -69,6 +76,7 @@ pub struct UploadBuilder {
     folder: Option<String>,
     create_parents: bool,
     overwrite: bool,
+    resume: bool,
     progress: Option<Progress>,
 }
 
@@ -88,6 +96,11 @@ impl UploadBuilder {
         self.overwrite = on;
         self
     }
+    /// Continues an interrupted upload saved by an earlier run, where the provider can.
+    pub fn resume(mut self, on: bool) -> Self {
+        self.resume = on;
+        self
+    }
     /// Receives progress events.
     pub fn progress(mut self, progress: Progress) -> Self {
         self.progress = Some(progress);
@@ -104,6 +117,7 @@ impl UploadBuilder {
             folder,
             create_parents: self.create_parents,
             overwrite: self.overwrite,
+            resume: self.resume,
             progress: self.progress,
         })
     }

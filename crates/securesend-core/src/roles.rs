@@ -8,6 +8,7 @@ use async_trait::async_trait;
 
 use crate::download::Download;
 use crate::error::Result;
+use crate::inbox::{InboxQuery, ReceivedMessage};
 use crate::message::SecureMessage;
 use crate::remote::{RemoteFile, SendReceipt};
 use crate::request::{DownloadRequest, UploadRequest};
@@ -42,4 +43,32 @@ pub trait Diagnostics: Send + Sync {
     async fn reach(&self) -> Result<String>;
     /// Authenticates; says as whom.
     async fn authenticate(&self) -> Result<String>;
+}
+
+/// Shows a person what an interactive login needs them to do.
+pub trait LoginPrompt: Send + Sync {
+    /// Asks the person to open `url` in a browser (and may open it for them).
+    fn open_url(&self, url: &str);
+}
+
+/// Signs in interactively (an authorization-code flow) and keeps what later runs need.
+#[async_trait]
+pub trait Login: Send + Sync {
+    /// Runs the login; says as whom the account is now signed in.
+    async fn login(&self, prompt: &dyn LoginPrompt) -> Result<String>;
+}
+
+/// Lists messages the account received, with file ids to download.
+#[async_trait]
+pub trait Inbox: Send + Sync {
+    /// The received messages matching `query`.
+    async fn inbox(&self, query: InboxQuery) -> Result<Vec<ReceivedMessage>>;
+}
+
+/// Opens a prepared message in the person's compose window on the service instead of sending it.
+#[async_trait]
+pub trait Composer: Send + Sync {
+    /// Hands `message` to the compose window; the receipt's status is
+    /// [`SendStatus::Composing`](crate::SendStatus::Composing).
+    async fn compose(&self, message: SecureMessage) -> Result<SendReceipt>;
 }

@@ -2,6 +2,8 @@
 
 pub mod doctor;
 pub mod download;
+pub mod inbox;
+pub mod login;
 pub mod providers;
 pub mod send;
 pub mod upload;

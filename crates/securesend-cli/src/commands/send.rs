@@ -89,10 +89,20 @@ pub async fn run(
     args: SendArgs,
     bars: Option<&Bars>,
 ) -> Result<Outcome, Failure> {
+    let interactive = args.interactive;
     let msg = message(args, bars)?;
-    let receipt = provider.send(msg).await?;
+    let receipt = if interactive {
+        provider.compose(msg).await?
+    } else {
+        provider.send(msg).await?
+    };
+    let verb = if interactive {
+        "opened in the compose window:"
+    } else {
+        "sent"
+    };
     let mut text = format!(
-        "sent message {} via {} ({:?})\n  to: {}\n",
+        "{verb} message {} via {} ({:?})\n  to: {}\n",
         receipt.message_id,
         receipt.provider,
         receipt.status,

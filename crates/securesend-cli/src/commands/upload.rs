@@ -19,7 +19,8 @@ pub async fn run(
     for (i, path) in args.files.into_iter().enumerate() {
         let mut b = UploadRequest::builder(Attachment::from_path(path))
             .create_parents(args.parents)
-            .overwrite(args.overwrite);
+            .overwrite(args.overwrite)
+            .resume(args.resume);
         if let Some(folder) = &args.to_folder {
             b = b.folder(folder.clone());
         }
