@@ -62,7 +62,8 @@ pub use error::{Error, ErrorKind, Result, clean_service_text};
 pub use file::{Attachment, BoxReader, CheckedFile, FileSource};
 pub use inbox::{InboxQuery, ReceivedMessage};
 pub use message::{
-    Delivery, Expiry, MessageBuilder, Priority, SecureMessage, SendOptions, check_header_text,
+    Delivery, Expiry, IntoAddress, MessageBuilder, Priority, SecureMessage, SendOptions,
+    check_header_text,
 };
 pub use progress::{FileProgress, Progress, ProgressEvent};
 pub use provider::Provider;

@@ -16,6 +16,11 @@ impl From<Infallible> for Error {
     }
 }
 
+/// What the builder accepts as an address: a string (parsed and checked) or an [`Address`].
+pub trait IntoAddress: TryInto<Address, Error: Into<Error>> {}
+
+impl<T: TryInto<Address, Error: Into<Error>>> IntoAddress for T {}
+
 /// The longest subject we accept, in characters (RFC 5322's line limit).
 pub const MAX_SUBJECT_CHARS: usize = 998;
 
@@ -237,11 +242,7 @@ pub struct MessageBuilder {
 }
 
 impl MessageBuilder {
-    fn address<A>(&mut self, a: A, field: &str) -> Option<Address>
-    where
-        A: TryInto<Address>,
-        A::Error: Into<Error>,
-    {
+    fn address(&mut self, a: impl IntoAddress, field: &str) -> Option<Address> {
         match a.try_into() {
             Ok(a) => Some(a),
             Err(e) => {
@@ -255,62 +256,43 @@ impl MessageBuilder {
         }
     }
 
+    /// Records `address` in the list `list` picks; a bad address becomes the first error.
+    fn push(
+        mut self,
+        address: impl IntoAddress,
+        field: &str,
+        list: fn(&mut Self) -> &mut Vec<Address>,
+    ) -> Self {
+        if let Some(a) = self.address(address, field) {
+            list(&mut self).push(a);
+        }
+        self
+    }
+
     /// Sets the sender (when the provider lets the caller choose it).
-    pub fn from<A>(mut self, address: A) -> Self
-    where
-        A: TryInto<Address>,
-        A::Error: Into<Error>,
-    {
+    pub fn from(mut self, address: impl IntoAddress) -> Self {
         self.from = self.address(address, "from");
         self
     }
 
     /// Adds a `To` recipient.
-    pub fn to<A>(mut self, address: A) -> Self
-    where
-        A: TryInto<Address>,
-        A::Error: Into<Error>,
-    {
-        if let Some(a) = self.address(address, "to") {
-            self.to.push(a);
-        }
-        self
+    pub fn to(self, address: impl IntoAddress) -> Self {
+        self.push(address, "to", |b| &mut b.to)
     }
 
     /// Adds a `Cc` recipient.
-    pub fn cc<A>(mut self, address: A) -> Self
-    where
-        A: TryInto<Address>,
-        A::Error: Into<Error>,
-    {
-        if let Some(a) = self.address(address, "cc") {
-            self.cc.push(a);
-        }
-        self
+    pub fn cc(self, address: impl IntoAddress) -> Self {
+        self.push(address, "cc", |b| &mut b.cc)
     }
 
     /// Adds a `Bcc` recipient.
-    pub fn bcc<A>(mut self, address: A) -> Self
-    where
-        A: TryInto<Address>,
-        A::Error: Into<Error>,
-    {
-        if let Some(a) = self.address(address, "bcc") {
-            self.bcc.push(a);
-        }
-        self
+    pub fn bcc(self, address: impl IntoAddress) -> Self {
+        self.push(address, "bcc", |b| &mut b.bcc)
     }
 
     /// Adds a `Reply-To` address.
-    pub fn reply_to<A>(mut self, address: A) -> Self
-    where
-        A: TryInto<Address>,
-        A::Error: Into<Error>,
-    {
-        if let Some(a) = self.address(address, "reply-to") {
-            self.reply_to.push(a);
-        }
-        self
+    pub fn reply_to(self, address: impl IntoAddress) -> Self {
+        self.push(address, "reply-to", |b| &mut b.reply_to)
     }
 
     /// Sets the subject.

@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 use tokio::io::AsyncReadExt;
 
 use securesend_core::{
-    CheckedFile, Error, FileProgress, Result, SecureMessage, SendReceipt, SendStatus,
+    BoxReader, CheckedFile, Error, FileProgress, Result, SecureMessage, SendReceipt, SendStatus,
 };
 
 use crate::eml::{self, BLOCK_INPUT, Base64Lines, PartWriter};
@@ -116,19 +116,12 @@ impl LocalProvider {
             .start_attachment(&file.attachment.content_type(), name)
             .await?;
         let mut blob = self.store.new_blob().await?;
-        let mut reader = file.open().await?;
         let mut progress = FileProgress::start(msg.progress(), index, name, Some(file.size));
-        let mut buf = vec![0u8; BLOCK_INPUT];
-        loop {
-            let n = read_full(&mut reader, &mut buf)
-                .await
-                .map_err(|e| Error::io(format!("reading {name}"), e))?;
-            if n == 0 {
-                break;
-            }
-            parts.attachment_bytes(&mut enc, &buf[..n]).await?;
-            blob.write(&buf[..n]).await?;
-            progress.advance(n as u64);
+        let mut blocks = Blocks::new(file.open().await?, name);
+        while let Some(block) = blocks.next().await? {
+            parts.attachment_bytes(&mut enc, block).await?;
+            blob.write(block).await?;
+            progress.advance(block.len() as u64);
         }
         parts.end_attachment(enc).await?;
         let staged = blob.finish().await?;
@@ -137,20 +130,38 @@ impl LocalProvider {
     }
 }
 
-/// Fills `buf` unless the reader ends first; returns how much was read.
-pub(crate) async fn read_full<R: tokio::io::AsyncRead + Unpin>(
-    reader: &mut R,
-    buf: &mut [u8],
-) -> std::io::Result<usize> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        let n = reader.read(&mut buf[filled..]).await?;
-        if n == 0 {
-            break;
+/// Reads a file in blocks of whole base64 lines, so every block encodes without a remainder.
+pub(crate) struct Blocks<'a> {
+    reader: BoxReader,
+    name: &'a str,
+    buf: Vec<u8>,
+}
+
+impl<'a> Blocks<'a> {
+    pub fn new(reader: BoxReader, name: &'a str) -> Self {
+        Blocks {
+            reader,
+            name,
+            buf: vec![0u8; BLOCK_INPUT],
         }
-        filled += n;
     }
-    Ok(filled)
+
+    /// The next block (full unless it is the last), or `None` at the end.
+    pub async fn next(&mut self) -> Result<Option<&[u8]>> {
+        let mut filled = 0;
+        while filled < self.buf.len() {
+            let n = self
+                .reader
+                .read(&mut self.buf[filled..])
+                .await
+                .map_err(|e| Error::io(format!("reading {}", self.name), e))?;
+            if n == 0 {
+                break;
+            }
+            filled += n;
+        }
+        Ok((filled > 0).then(|| &self.buf[..filled]))
+    }
 }
 
 /// A sortable, unique message id: UTC time plus 32 random bits.

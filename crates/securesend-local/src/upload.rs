@@ -1,10 +1,9 @@
 //! Uploading into the file store.
 
-use securesend_core::{Error, FileProgress, RemoteFile, Result, UploadRequest};
+use securesend_core::{FileProgress, RemoteFile, Result, UploadRequest};
 
 use crate::LocalProvider;
-use crate::eml::BLOCK_INPUT;
-use crate::send::read_full;
+use crate::send::Blocks;
 use crate::store::Created;
 
 impl LocalProvider {
@@ -24,19 +23,12 @@ impl LocalProvider {
             .ensure_folder(folder, req.create_parents(), created)?;
         let file = req.file();
         let name = file.name();
-        let mut reader = file.open().await?;
         let mut blob = self.store.new_blob().await?;
         let mut progress = FileProgress::start(req.progress(), 0, name, Some(file.size));
-        let mut buf = vec![0u8; BLOCK_INPUT];
-        loop {
-            let n = read_full(&mut reader, &mut buf)
-                .await
-                .map_err(|e| Error::io(format!("reading {name}"), e))?;
-            if n == 0 {
-                break;
-            }
-            blob.write(&buf[..n]).await?;
-            progress.advance(n as u64);
+        let mut blocks = Blocks::new(file.open().await?, name);
+        while let Some(block) = blocks.next().await? {
+            blob.write(block).await?;
+            progress.advance(block.len() as u64);
         }
         let staged = blob.finish().await?;
         let entry = self.store.commit(
