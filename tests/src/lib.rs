@@ -17,6 +17,7 @@
 #![deny(missing_docs)]
 
 mod bad_input;
+mod browse;
 mod files;
 mod local;
 mod round_trip;
@@ -26,6 +27,7 @@ mod send;
 use securesend::{Provider, SendReceipt};
 
 pub use bad_input::bad_input_matrix;
+pub use browse::browse;
 pub use files::{TestFiles, sha256_file};
 pub use local::LocalObserver;
 pub use round_trip::round_trips;

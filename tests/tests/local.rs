@@ -48,3 +48,9 @@ async fn bad_input_writes_nothing() {
         "bad input created the data directory"
     );
 }
+
+#[tokio::test]
+async fn browses() {
+    let dir = tempfile::tempdir().unwrap();
+    c::browse(&target(dir.path()), 7, 3).await;
+}

@@ -23,7 +23,7 @@ pub struct Cli {
     pub config: Option<PathBuf>,
 
     /// Profile to use (default: the file's `default`).
-    #[arg(long, short = 'p', global = true, value_name = "NAME")]
+    #[arg(long, global = true, value_name = "NAME")]
     pub profile: Option<String>,
 
     /// Print one JSON document on stdout instead of text.
@@ -55,6 +55,10 @@ pub enum Command {
     Login(LoginArgs),
     /// List received messages and the ids of their files (providers with an inbox).
     Inbox(InboxArgs),
+    /// List a folder: files (with the ids `download` takes) and subfolders.
+    Ls(LsArgs),
+    /// Create a folder.
+    Mkdir(MkdirArgs),
     /// List the providers built into this program and what each can do.
     Providers,
     /// Check the configuration step by step: file, secrets, service, credentials.
@@ -176,4 +180,36 @@ pub struct InboxArgs {
     /// At most this many messages.
     #[arg(long)]
     pub limit: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct LsArgs {
+    /// Folder path or id (default: the top level).
+    #[arg(value_name = "PATH|ID")]
+    pub location: Option<String>,
+    /// Entries fetched per request (the provider may cap it).
+    #[arg(long, value_name = "N")]
+    pub page_size: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct MkdirArgs {
+    /// Folder path (`/`-separated).
+    #[arg(value_name = "PATH")]
+    pub path: String,
+    /// Create missing parents; an existing folder is then not an error.
+    #[arg(long, short)]
+    pub parents: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Clap's own consistency checks (unique flags, valid defaults) run on every subcommand.
+    #[test]
+    fn arguments_are_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
 }

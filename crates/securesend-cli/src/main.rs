@@ -43,6 +43,8 @@ async fn run(cli: Cli) -> Result<Outcome, Failure> {
         Command::Providers => Ok(commands::providers::run()),
         Command::Login(args) => commands::login::run(&connect()?, args).await,
         Command::Inbox(args) => commands::inbox::run(&connect()?, args).await,
+        Command::Ls(args) => commands::browse::ls(&connect()?, args).await,
+        Command::Mkdir(args) => commands::browse::mkdir(&connect()?, args).await,
         Command::Doctor => {
             Ok(commands::doctor::run(cli.config.as_deref(), cli.profile.as_deref()).await)
         }

@@ -370,3 +370,49 @@ fn help_lists_exit_codes() {
         assert!(text.contains(line), "{line:?} missing from --help");
     }
 }
+
+#[test]
+fn ls_and_mkdir_find_what_to_download() {
+    let sb = Sandbox::new();
+    sb.file("x.txt", b"x marks the spot");
+    let out = sb.run(&["mkdir", "inbox/2026"]);
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "missing parent is the service's answer"
+    );
+    assert!(
+        sb.run(&["mkdir", "--parents", "inbox/2026"])
+            .status
+            .success()
+    );
+    let out = sb.run(&["mkdir", "inbox/2026"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("exists already"));
+    assert!(
+        sb.run(&["mkdir", "-p", "inbox/2026"]).status.success(),
+        "-p makes it a no-op"
+    );
+    assert!(
+        sb.run(&["upload", "x.txt", "--to-folder", "inbox/2026"])
+            .status
+            .success()
+    );
+
+    let out = sb.run(&["--json", "ls", "inbox/2026"]);
+    let doc = json(&out);
+    let entries = doc["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0]["kind"], "file");
+    let id = entries[0]["id"].as_str().unwrap().to_owned();
+    std::fs::create_dir(sb.path().join("got")).unwrap();
+    assert!(sb.run(&["download", &id, "-o", "got"]).status.success());
+    assert_eq!(
+        std::fs::read(sb.path().join("got/x.txt")).unwrap(),
+        b"x marks the spot"
+    );
+
+    let text = String::from_utf8(sb.run(&["ls"]).stdout).unwrap();
+    assert!(text.contains("dir ") && text.contains("inbox"), "{text}");
+    let out = sb.run(&["ls", "../etc"]);
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 
+use crate::browse::ListRequest;
 use crate::error::{Error, Result};
 use crate::file::CheckedFile;
 use crate::message::{Delivery, Priority, SecureMessage};
@@ -34,6 +35,8 @@ pub struct Capabilities {
     pub inbox: bool,
     /// Opens messages in the service's compose window ([`Composer`](crate::Composer)).
     pub compose: bool,
+    /// Lists folders ([`Browser`](crate::Browser)); creating them needs `create_folders`.
+    pub browse: bool,
 
     /// Messages may choose their sender.
     pub choose_sender: bool,
@@ -103,6 +106,7 @@ impl Capabilities {
             ("login", yes(self.login)),
             ("inbox", yes(self.inbox)),
             ("compose window", yes(self.compose)),
+            ("browse", yes(self.browse)),
             ("choose sender", yes(self.choose_sender)),
             ("cc", yes(self.cc)),
             ("bcc", yes(self.bcc)),
@@ -292,6 +296,39 @@ impl Capabilities {
             return refuse("by resuming an interrupted upload", "upload the file again");
         }
         self.check_file(provider, "upload", req.file())
+    }
+
+    /// Refuses a listing this provider cannot do. Pure: no I/O.
+    pub fn check_list(&self, provider: &str, req: &ListRequest) -> Result<()> {
+        if !self.browse {
+            return Err(Error::unsupported(format!(
+                "{provider} cannot list folders; its service documents no listing"
+            ))
+            .with_provider(provider.to_owned())
+            .with_operation("list"));
+        }
+        req.validate()
+            .map_err(|e| e.with_provider(provider.to_owned()).with_operation("list"))
+    }
+
+    /// Refuses a folder creation this provider cannot do, or a bad path. Pure: no I/O.
+    pub fn check_create_folder(&self, provider: &str, path: &str) -> Result<String> {
+        let ctx = |e: Error| {
+            e.with_provider(provider.to_owned())
+                .with_operation("create folder")
+        };
+        if !self.browse || !self.create_folders {
+            return Err(ctx(Error::unsupported(format!(
+                "{provider} cannot create folders"
+            ))));
+        }
+        let clean = crate::request::normalize_folder(path).map_err(ctx)?;
+        if clean.is_empty() {
+            return Err(ctx(Error::invalid_input(
+                "the folder path is empty; give the folder to create",
+            )));
+        }
+        Ok(clean)
     }
 
     /// Refuses a download this provider cannot do. Pure: no I/O.

@@ -5,7 +5,7 @@
 //!
 //! | concept | types |
 //! |---|---|
-//! | roles | [`SecureMailer`], [`Uploader`], [`Downloader`]; optional [`Login`], [`Inbox`], [`Composer`], [`Diagnostics`] |
+//! | roles | [`SecureMailer`], [`Uploader`], [`Downloader`]; optional [`Browser`], [`Login`], [`Inbox`], [`Composer`], [`Diagnostics`] |
 //! | a connected provider | [`Provider`], [`Capabilities`] |
 //! | what goes out | [`SecureMessage`] (built with [`MessageBuilder`]), [`Attachment`], [`FileSource`], [`UploadRequest`], [`DownloadRequest`] |
 //! | what comes back | [`SendReceipt`], [`RemoteFile`], [`Download`], [`SavedFile`] |
@@ -36,6 +36,7 @@
 #![deny(missing_docs)]
 
 mod address;
+mod browse;
 mod capabilities;
 pub mod checksum;
 pub mod chunk;
@@ -55,6 +56,7 @@ mod roles;
 mod secret;
 
 pub use address::Address;
+pub use browse::{Browser, Entry, EntryKind, ListRequest, Page};
 pub use capabilities::Capabilities;
 pub use checksum::Checksums;
 pub use download::{ByteStream, Download, SavedFile};

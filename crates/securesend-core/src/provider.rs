@@ -4,6 +4,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
+use crate::browse::{Browser, Entry, ListRequest, Page};
 use crate::capabilities::Capabilities;
 use crate::download::Download;
 use crate::error::{Error, Result};
@@ -31,6 +32,7 @@ pub struct Provider {
     login: Option<Arc<dyn Login>>,
     inbox: Option<Arc<dyn Inbox>>,
     composer: Option<Arc<dyn Composer>>,
+    browser: Option<Arc<dyn Browser>>,
 }
 
 impl fmt::Debug for Provider {
@@ -43,6 +45,7 @@ impl fmt::Debug for Provider {
             .field("login", &self.login.is_some())
             .field("inbox", &self.inbox.is_some())
             .field("compose", &self.composer.is_some())
+            .field("browse", &self.browser.is_some())
             .finish()
     }
 }
@@ -60,6 +63,7 @@ impl Provider {
             login: None,
             inbox: None,
             composer: None,
+            browser: None,
         }
     }
 
@@ -91,6 +95,11 @@ impl Provider {
     /// Adds the compose-window role.
     pub fn with_composer(mut self, composer: Arc<dyn Composer>) -> Self {
         self.composer = Some(composer);
+        self
+    }
+    /// Adds the browsing role.
+    pub fn with_browser(mut self, browser: Arc<dyn Browser>) -> Self {
+        self.browser = Some(browser);
         self
     }
     /// Adds the doctor checks.
@@ -202,6 +211,54 @@ impl Provider {
             .map_err(|e| self.context(e, "inbox"))
     }
 
+    /// One page of a folder listing.
+    pub async fn list_page(&self, request: ListRequest) -> Result<Page> {
+        self.capabilities.check_list(&self.name, &request)?;
+        let browser = self
+            .browser
+            .as_ref()
+            .ok_or_else(|| self.lacks("browse", "list"))?;
+        browser
+            .list(request)
+            .await
+            .map_err(|e| self.context(e, "list"))
+    }
+
+    /// Every entry of a folder, following the pages to the end.
+    ///
+    /// A service that hands back a cursor it already gave is a protocol error rather than an
+    /// endless loop.
+    pub async fn list(&self, request: ListRequest) -> Result<Vec<Entry>> {
+        let mut entries = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        let mut page = self.list_page(request.clone()).await?;
+        loop {
+            entries.append(&mut page.entries);
+            let Some(next) = page.next.take() else {
+                return Ok(entries);
+            };
+            if !seen.insert(next.clone()) {
+                return Err(Error::protocol("the service repeated a page cursor")
+                    .with_provider(self.name.clone())
+                    .with_operation("list"));
+            }
+            page = self.list_page(request.clone().after(next)).await?;
+        }
+    }
+
+    /// Creates a folder; see [`Browser::create_folder`].
+    pub async fn create_folder(&self, path: &str, parents: bool) -> Result<Entry> {
+        let clean = self.capabilities.check_create_folder(&self.name, path)?;
+        let browser = self
+            .browser
+            .as_ref()
+            .ok_or_else(|| self.lacks("browse", "create folder"))?;
+        browser
+            .create_folder(&clean, parents)
+            .await
+            .map_err(|e| self.context(e, "create folder"))
+    }
+
     /// Reaches the service without credentials (doctor step).
     pub async fn reach(&self) -> Result<String> {
         match &self.diagnostics {
@@ -223,5 +280,98 @@ impl Provider {
 
     fn context(&self, e: Error, operation: &'static str) -> Error {
         e.or_provider(self.name.clone()).or_operation(operation)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::browse::EntryKind;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// Pages of two entries; `loop_at` makes the service repeat its first cursor.
+    struct Pages {
+        total: usize,
+        loop_at: Option<usize>,
+        calls: AtomicUsize,
+    }
+
+    #[async_trait::async_trait]
+    impl Browser for Pages {
+        async fn list(&self, req: ListRequest) -> Result<Page> {
+            let call = self.calls.fetch_add(1, Ordering::SeqCst);
+            let start: usize = req.cursor().map(|c| c.parse().unwrap()).unwrap_or(0);
+            let end = (start + 2).min(self.total);
+            let entries = (start..end)
+                .map(|i| Entry::new(i.to_string(), format!("f{i}"), EntryKind::File))
+                .collect();
+            let next = match self.loop_at {
+                Some(at) if call >= at => Some("2".to_owned()),
+                _ => (end < self.total).then(|| end.to_string()),
+            };
+            Ok(Page { entries, next })
+        }
+        async fn create_folder(&self, _: &str, _: bool) -> Result<Entry> {
+            unreachable!("not used here")
+        }
+    }
+
+    fn provider(pages: Pages) -> Provider {
+        let caps = Capabilities {
+            browse: true,
+            ..Capabilities::default()
+        };
+        Provider::new("paged", caps).with_browser(Arc::new(pages))
+    }
+
+    #[tokio::test]
+    async fn list_follows_pages_to_the_end() {
+        let p = provider(Pages {
+            total: 7,
+            loop_at: None,
+            calls: AtomicUsize::new(0),
+        });
+        let names: Vec<_> = p
+            .list(ListRequest::top())
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.name)
+            .collect();
+        assert_eq!(names, ["f0", "f1", "f2", "f3", "f4", "f5", "f6"]);
+    }
+
+    #[tokio::test]
+    async fn a_repeated_cursor_is_a_protocol_error_not_a_loop() {
+        let p = provider(Pages {
+            total: 100,
+            loop_at: Some(1),
+            calls: AtomicUsize::new(0),
+        });
+        let err = p.list(ListRequest::top()).await.unwrap_err();
+        assert!(err.is_protocol(), "{err}");
+    }
+
+    #[tokio::test]
+    async fn absent_roles_are_unsupported() {
+        let p = Provider::new("bare", Capabilities::default());
+        assert!(
+            p.list(ListRequest::top())
+                .await
+                .unwrap_err()
+                .is_unsupported()
+        );
+        assert!(
+            p.create_folder("a", false)
+                .await
+                .unwrap_err()
+                .is_unsupported()
+        );
+        assert!(
+            p.inbox(InboxQuery::all())
+                .await
+                .unwrap_err()
+                .is_unsupported()
+        );
     }
 }

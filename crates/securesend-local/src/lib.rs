@@ -8,6 +8,7 @@
 //! | send | writes `outbox/<id>/message.eml`, a standard RFC 5322 `multipart/mixed` message (attachments base64), and `receipt.json` beside it; the attachments are also stored under `sent/<id>/` |
 //! | upload | stores the file's contents by SHA-256 and records it under `<folder>/<name>`, its id |
 //! | download | streams the contents back; the stored SHA-256 is verified on save |
+//! | browse | lists `<folder>` (ids are paths) and creates folders |
 //!
 //! Messages and files appear atomically (written aside, then renamed), so concurrent sends and
 //! readers never see a partial file, and a failed send leaves nothing behind. Memory stays
@@ -37,6 +38,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod browse;
 mod config;
 mod download;
 mod eml;
@@ -77,6 +79,7 @@ pub fn capabilities() -> Capabilities {
     c.upload_to_folder = true;
     c.create_folders = true;
     c.overwrite = true;
+    c.browse = true;
     c
 }
 
@@ -129,6 +132,7 @@ impl LocalProvider {
             .with_mailer(me.clone())
             .with_uploader(me.clone())
             .with_downloader(me.clone())
+            .with_browser(me.clone())
             .with_diagnostics(me)
     }
 }

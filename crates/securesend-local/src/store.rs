@@ -179,6 +179,52 @@ impl Store {
         Ok(())
     }
 
+    /// What `folder` (normalised) is in the store.
+    pub fn folder_state(&self, folder: &str) -> crate::browse::FolderState {
+        use crate::browse::FolderState;
+        let path = self.folder_path(folder);
+        match std::fs::metadata(&path) {
+            Ok(m) if m.is_dir() => FolderState::Folder,
+            Ok(_) => FolderState::File,
+            Err(_) => FolderState::Missing,
+        }
+    }
+
+    /// The names in `folder` (normalised), sorted, each with whether it is a folder. The top
+    /// level of a store nobody wrote to yet is empty, not missing.
+    pub fn folder_names(&self, folder: &str) -> Result<Vec<(String, bool)>> {
+        let path = self.folder_path(folder);
+        let read = match std::fs::read_dir(&path) {
+            Ok(r) => r,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && folder.is_empty() => {
+                return Ok(Vec::new());
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(Error::new(
+                    ErrorKind::NotFound,
+                    format!("folder {folder} does not exist"),
+                ));
+            }
+            Err(e) if path.is_file() => {
+                return Err(Error::invalid_input(format!(
+                    "{folder} is a file, not a folder ({e})"
+                )));
+            }
+            Err(e) => return Err(Error::io(format!("listing {folder}"), e)),
+        };
+        let mut names = Vec::new();
+        for item in read {
+            let item = item.map_err(|e| Error::io(format!("listing {folder}"), e))?;
+            let is_dir = item.file_type().map(|t| t.is_dir()).unwrap_or(false);
+            // Names were validated as UTF-8 when stored; anything else was not put there by us.
+            if let Ok(name) = item.file_name().into_string() {
+                names.push((name, is_dir));
+            }
+        }
+        names.sort();
+        Ok(names)
+    }
+
     pub async fn new_blob(&self) -> Result<BlobWriter> {
         let tmp = self.tmp();
         tokio::fs::create_dir_all(&tmp)

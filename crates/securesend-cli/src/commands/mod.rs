@@ -1,5 +1,6 @@
 //! One module per subcommand. Each returns a JSON document and the text a person reads.
 
+pub mod browse;
 pub mod doctor;
 pub mod download;
 pub mod inbox;
