@@ -94,6 +94,10 @@ pub struct TuyuOptions {
     pub bcc: bool,
     /// Whether the API account may send to non-users (`sendFilesNonUser`).
     pub non_user_sends: bool,
+    /// The API key; `None` draws a random one.
+    pub api_key: Option<String>,
+    /// The API secret; `None` draws a random one.
+    pub api_secret: Option<String>,
 }
 
 impl Default for TuyuOptions {
@@ -106,6 +110,8 @@ impl Default for TuyuOptions {
             sign_format_suffix: true,
             bcc: true,
             non_user_sends: true,
+            api_key: None,
+            api_secret: None,
         }
     }
 }
@@ -188,9 +194,12 @@ impl Service for Tuyu {
     }
 
     async fn mount(&self, ctx: ServiceContext) -> Result<Mount, SandboxError> {
-        let api_key = crate::tokens::random_token(crate::tokens::TokenFormat::Hex { bytes: 12 });
-        let api_secret =
-            crate::tokens::random_token(crate::tokens::TokenFormat::Alphanumeric { len: 32 });
+        let api_key = self.options.api_key.clone().unwrap_or_else(|| {
+            crate::tokens::random_token(crate::tokens::TokenFormat::Hex { bytes: 12 })
+        });
+        let api_secret = self.options.api_secret.clone().unwrap_or_else(|| {
+            crate::tokens::random_token(crate::tokens::TokenFormat::Alphanumeric { len: 32 })
+        });
         let signed_base = self
             .options
             .signed_base_url

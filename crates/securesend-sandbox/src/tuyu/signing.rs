@@ -64,6 +64,13 @@ pub fn key_of(secret: &str) -> String {
     hex::encode(sha1::Sha1::digest(secret.as_bytes()))
 }
 
+/// The lowercase hex HMAC of `message` under `secret`'s key (for tests that sign by hand).
+pub fn sign(secret: &str, message: &str) -> String {
+    let mut mac = HmacSha256::new_from_slice(key_of(secret).as_bytes()).expect("any key length");
+    mac.update(message.as_bytes());
+    hex::encode(mac.finalize().into_bytes())
+}
+
 /// Whether `signature` (lowercase hex) is the HMAC of `message` under `secret`'s key.
 pub fn verify(secret: &str, message: &str, signature: &str) -> bool {
     let Ok(expected) = hex::decode(signature) else {
