@@ -389,7 +389,7 @@ async fn files_of_two_workspaces_are_refused_without_a_request() {
                 .attach(Attachment::from_bytes("a.txt", "a"))
                 .build()
                 .unwrap(),
-            &[existing.clone()],
+            std::slice::from_ref(&existing),
         )
         .await
         .unwrap_err();
