@@ -101,6 +101,7 @@ mod server;
 mod service;
 pub mod store;
 pub mod tokens;
+pub mod tuyu;
 
 pub use clock::{Clock, ManualClock};
 pub use error::SandboxError;

@@ -32,19 +32,34 @@ impl ProviderInfo {
 
 /// Every provider this library knows, in display order.
 pub fn providers() -> Vec<ProviderInfo> {
-    vec![ProviderInfo {
-        key: "local",
-        service: "a directory on this machine (the embedded default)",
-        feature: "local",
-        #[cfg(feature = "local")]
-        connect: Some(securesend_local::connect),
-        #[cfg(not(feature = "local"))]
-        connect: None,
-        #[cfg(feature = "local")]
-        capabilities: Some(securesend_local::capabilities),
-        #[cfg(not(feature = "local"))]
-        capabilities: None,
-    }]
+    vec![
+        ProviderInfo {
+            key: "local",
+            service: "a directory on this machine (the embedded default)",
+            feature: "local",
+            #[cfg(feature = "local")]
+            connect: Some(securesend_local::connect),
+            #[cfg(not(feature = "local"))]
+            connect: None,
+            #[cfg(feature = "local")]
+            capabilities: Some(securesend_local::capabilities),
+            #[cfg(not(feature = "local"))]
+            capabilities: None,
+        },
+        ProviderInfo {
+            key: "tuyu",
+            service: "Tuyu / FileGenius file_send API (HMAC-signed)",
+            feature: "tuyu",
+            #[cfg(feature = "tuyu")]
+            connect: Some(securesend_tuyu::connect),
+            #[cfg(not(feature = "tuyu"))]
+            connect: None,
+            #[cfg(feature = "tuyu")]
+            capabilities: Some(securesend_tuyu::capabilities),
+            #[cfg(not(feature = "tuyu"))]
+            capabilities: None,
+        },
+    ]
 }
 
 /// Connects the provider a profile names. No network traffic happens here: fields are checked
