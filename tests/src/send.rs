@@ -77,7 +77,24 @@ pub async fn send_files(target: &Target, files: &[(&str, u64)]) {
 /// Sends with no attachment, with one, and with three: one of 0 bytes (where the provider
 /// takes empty files), one of 20 MiB and one small.
 pub async fn send_zero_one_three(target: &Target) {
-    send_files(target, &[]).await;
+    if target.provider.capabilities().requires_attachments {
+        // A provider that sends files refuses a message without any, before any request.
+        let before = target.observer.fingerprint().await;
+        let msg = SecureMessage::builder()
+            .to("ada@example.com")
+            .subject("nothing attached")
+            .build()
+            .expect("a valid message");
+        let err = target.provider.send(msg).await.unwrap_err();
+        assert!(err.is_invalid_input(), "{}: {err}", target.provider.name());
+        assert_eq!(
+            before,
+            target.observer.fingerprint().await,
+            "a request was made"
+        );
+    } else {
+        send_files(target, &[]).await;
+    }
     send_files(target, &[("one.txt", 1024)]).await;
     let empty = if target.provider.capabilities().empty_files {
         0

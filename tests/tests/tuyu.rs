@@ -1,7 +1,6 @@
 //! The conformance scenarios against the `tuyu` provider, served by the sandbox.
 
 use securesend::config::ProfileConfig;
-use securesend::{ErrorKind, SecureMessage};
 use securesend_conformance as c;
 use securesend_sandbox::tuyu::Tuyu;
 use securesend_sandbox::{Sandbox, SandboxOptions};
@@ -23,30 +22,7 @@ async fn target() -> (Sandbox, c::Target) {
 #[tokio::test]
 async fn sends() {
     let (_sandbox, t) = target().await;
-    // Tuyu's file_send sends files: a message without any is refused before any request.
-    let before = t.observer.fingerprint().await;
-    let e = t
-        .provider
-        .send(
-            SecureMessage::builder()
-                .to("ada@example.com")
-                .build()
-                .unwrap(),
-        )
-        .await
-        .unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
-    assert_eq!(t.observer.fingerprint().await, before);
-    c::send_files(&t, &[("one.txt", 1024)]).await;
-    c::send_files(
-        &t,
-        &[
-            ("empty.bin", 0),
-            ("twenty-mib.bin", 20 << 20),
-            ("Übersicht – 日本.pdf", 4097),
-        ],
-    )
-    .await;
+    c::send_zero_one_three(&t).await;
 }
 
 #[tokio::test]

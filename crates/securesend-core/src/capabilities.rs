@@ -52,6 +52,8 @@ pub struct Capabilities {
     pub attachments: bool,
     /// At most this many files per message.
     pub max_attachments: Option<usize>,
+    /// A message must carry at least one file (the service sends files, not text).
+    pub requires_attachments: bool,
     /// Files inside the message ([`Delivery::Attach`]).
     pub attach_delivery: bool,
     /// Files as links ([`Delivery::Link`]).
@@ -114,6 +116,7 @@ impl Capabilities {
             ("html body", yes(self.html_body)),
             ("attachments", yes(self.attachments)),
             ("max attachments", limit(self.max_attachments, "")),
+            ("requires attachments", yes(self.requires_attachments)),
             ("attach delivery", yes(self.attach_delivery)),
             ("link delivery", yes(self.link_delivery)),
             ("expiry", yes(self.expiry)),
@@ -254,6 +257,13 @@ impl Capabilities {
                 .with_provider(provider.to_owned())
                 .with_operation(op));
             }
+        }
+        if self.requires_attachments && msg.attachments().is_empty() {
+            return Err(Error::invalid_input(format!(
+                "{provider} sends files and this message has none; attach at least one file"
+            ))
+            .with_provider(provider.to_owned())
+            .with_operation(op));
         }
         if let Some(max) = self.max_attachments {
             if msg.attachments().len() > max {

@@ -79,6 +79,7 @@ pub fn capabilities() -> Capabilities {
     c.upload = true;
     c.download = true;
     c.attachments = true;
+    c.requires_attachments = true;
     c.link_delivery = true;
     c.expiry = true;
     c.max_expiry_days = Some(MAX_LINK_EXPIRATION_DAYS);
