@@ -17,7 +17,7 @@ use securesend_core::{Error, Result, Secret};
 use crate::PROVIDER;
 use crate::api::{self, Data, Page};
 use crate::config::{KeyPlacement, PrivasferConfig};
-use crate::error::answer_error;
+use crate::error::{answer_error, scrub};
 
 /// Lists may be long (an inbox with its files): 16 MiB per page.
 const LIST_CAP: usize = 16 << 20;
@@ -62,6 +62,7 @@ impl Api {
     }
 
     async fn read<T: DeserializeOwned>(
+        &self,
         op: &'static str,
         resp: reqwest::Response,
         cap: usize,
@@ -69,7 +70,8 @@ impl Api {
         if !resp.status().is_success() {
             let (status, headers) = (resp.status(), resp.headers().clone());
             let body = read_error_body(resp).await;
-            return Err(answer_error(op, status, &headers, &body));
+            let e = answer_error(op, status, &headers, &body);
+            return Err(scrub(e, &[&self.token]));
         }
         read_json_capped(resp, cap)
             .await
@@ -84,7 +86,7 @@ impl Api {
             })
             .await
             .map_err(|e| e.or_operation(op))?;
-        Self::read(op, resp, cap).await
+        self.read(op, resp, cap).await
     }
 
     /// A POST that creates something short-lived and unshared (a temporary key, a download,
@@ -103,7 +105,7 @@ impl Api {
             })
             .await
             .map_err(|e| e.or_operation(op))?;
-        Self::read(op, resp, DEFAULT_JSON_CAP).await
+        self.read(op, resp, DEFAULT_JSON_CAP).await
     }
 
     /// Every page of a list, following `links.next` when the service paginates.
@@ -189,7 +191,8 @@ impl Api {
                 &url,
                 &json!({ "pin": pin.expose() }),
             )
-            .await?;
+            .await
+            .map_err(|e| scrub(e, &[pin]))?;
         if !api::url_safe_key(&d.data.key) {
             return Err(
                 Error::protocol("the temporary key has characters a URL cannot carry")
@@ -218,7 +221,8 @@ impl Api {
         }
         let (status, headers) = (resp.status(), resp.headers().clone());
         let body = quiet_error_body(resp).await;
-        Err(answer_error(op, status, &headers, &body))
+        let e = answer_error(op, status, &headers, &body);
+        Err(scrub(e, &[key, &self.token]))
     }
 
     /// `POST /api/downloads {files}` — a single-use download of the account's own files,
@@ -240,7 +244,8 @@ impl Api {
         let url = self.endpoint(&format!("downloads/{download_id}/keys"))?;
         let d: Data<api::PublicKey> = self
             .post(op, &url, &json!({ "pinKey": pin_key.expose() }))
-            .await?;
+            .await
+            .map_err(|e| scrub(e, &[pin_key]))?;
         if !api::url_safe_key(&d.data.key) {
             return Err(
                 Error::protocol("the public key has characters a URL cannot carry")
@@ -254,7 +259,12 @@ impl Api {
     /// GET of the byte URL. Sent once: a manual download may be used up by an attempt whose
     /// answer was lost, so the caller starts again with a new download instead. The token
     /// goes along only to the API's own origin.
-    pub async fn fetch(&self, url: &Url, placement: KeyPlacement) -> Result<reqwest::Response> {
+    pub async fn fetch(
+        &self,
+        url: &Url,
+        placement: KeyPlacement,
+        key: &Secret,
+    ) -> Result<reqwest::Response> {
         let op = "fetch bytes";
         let mut call = Call::download(Repeat::Never);
         if placement == KeyPlacement::Path {
@@ -278,7 +288,8 @@ impl Api {
         }
         let (status, headers) = (resp.status(), resp.headers().clone());
         let body = quiet_error_body(resp).await;
-        Err(answer_error(op, status, &headers, &body))
+        let e = answer_error(op, status, &headers, &body);
+        Err(scrub(e, &[key, &self.token]))
     }
 
     /// `GET /api/inbox` without a token: whoever answers, answers.

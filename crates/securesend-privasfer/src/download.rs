@@ -19,7 +19,7 @@ use securesend_core::{Download, DownloadRequest, Error, ErrorKind, RemoteFile, R
 
 use crate::api::{self, uuid};
 use crate::auth::KeyLease;
-use crate::error::is_pin_key_refused;
+use crate::error::{is_pin_key_refused, scrub};
 use crate::{PROVIDER, PrivasferProvider};
 
 /// Attempts at a download (each with a new manual download where one is used).
@@ -217,9 +217,9 @@ impl PrivasferProvider {
         let url = template
             .build(api.base(), &download, &key)
             .map_err(|e| (Step::Fetch, e))?;
-        api.fetch(&url, template.key_placement())
+        api.fetch(&url, template.key_placement(), &key)
             .await
-            .map_err(|e| (Step::Fetch, e))
+            .map_err(|e| (Step::Fetch, scrub(e, &[lease.key()])))
     }
 
     /// Attempts until the bytes start coming, replacing a refused key once and an expired

@@ -12,7 +12,7 @@ use std::time::{Duration, SystemTime};
 use http::{HeaderMap, StatusCode};
 
 use securesend_core::http::{parse_retry_after, status_error};
-use securesend_core::{Error, ErrorKind};
+use securesend_core::{Error, ErrorKind, Secret};
 
 use crate::PROVIDER;
 use crate::api::ErrorBody;
@@ -38,6 +38,34 @@ pub(crate) fn rate_limit_wait(headers: &HeaderMap, now: SystemTime) -> Option<Du
         let now = now.duration_since(SystemTime::UNIX_EPOCH).ok()?.as_secs();
         Some(Duration::from_secs(reset.saturating_sub(now)))
     })
+}
+
+/// `e` with every secret in `secrets` cut out of the service's text: a server may echo what it
+/// was sent ("no such key …"), and the error is shown to people and logs.
+pub(crate) fn scrub(e: Error, secrets: &[&Secret]) -> Error {
+    let dirty = |t: Option<&str>| {
+        t.is_some_and(|t| {
+            secrets
+                .iter()
+                .any(|s| s.expose().len() >= 3 && t.contains(s.expose()))
+        })
+    };
+    if !dirty(e.service_code()) && !dirty(e.service_message()) {
+        return e;
+    }
+    let clean = |t: Option<&str>| {
+        t.map(|t| {
+            secrets.iter().fold(t.to_owned(), |acc, s| {
+                if s.expose().len() >= 3 {
+                    acc.replace(s.expose(), "[redacted]")
+                } else {
+                    acc
+                }
+            })
+        })
+    };
+    let (code, message) = (clean(e.service_code()), clean(e.service_message()));
+    e.with_service_error(code, message)
 }
 
 /// The first field error, as (field, message).
@@ -166,6 +194,17 @@ mod tests {
             r#"{"message":"The given data was invalid.","errors":{"files":["The files field is required."]}}"#,
         );
         assert!(e.is_invalid_input(), "{e}");
+    }
+
+    #[test]
+    fn echoed_secrets_are_cut_out() {
+        let e = err(404, r#"{"message":"no key canary-key-1 for pin 4711"}"#);
+        let e = scrub(e, &[&Secret::new("canary-key-1"), &Secret::new("4711")]);
+        assert_eq!(
+            e.service_message(),
+            Some("no key [redacted] for pin [redacted]")
+        );
+        assert!(e.is_not_found());
     }
 
     #[test]
