@@ -58,16 +58,19 @@ pub(crate) struct File {
 }
 
 impl File {
-    /// `full_filename`, else `filename` + `.` + `extension`, else the id.
+    /// `full_filename`, else `filename` + `.` + `extension`, else the id; printable (it is
+    /// shown to people before [`securesend_core::names::sanitize_file_name`] makes it a path).
     pub fn name(&self) -> String {
-        if let Some(full) = self.full_filename.as_deref().filter(|n| !n.is_empty()) {
-            return full.to_owned();
-        }
-        match (self.filename.as_deref(), self.extension.as_deref()) {
-            (Some(f), Some(e)) if !f.is_empty() && !e.is_empty() => format!("{f}.{e}"),
-            (Some(f), _) if !f.is_empty() => f.to_owned(),
-            _ => self.id.clone(),
-        }
+        let name = if let Some(full) = self.full_filename.as_deref().filter(|n| !n.is_empty()) {
+            full.to_owned()
+        } else {
+            match (self.filename.as_deref(), self.extension.as_deref()) {
+                (Some(f), Some(e)) if !f.is_empty() && !e.is_empty() => format!("{f}.{e}"),
+                (Some(f), _) if !f.is_empty() => f.to_owned(),
+                _ => self.id.clone(),
+            }
+        };
+        printable(&name, MAX_TEXT)
     }
 }
 
@@ -147,6 +150,23 @@ pub(crate) struct ErrorBody {
     pub errors: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
+/// The longest service text (name, subject, address) kept, in characters.
+pub(crate) const MAX_TEXT: usize = 1000;
+
+/// Server text made safe to print: control characters (which could drive a terminal) become
+/// spaces, and the length is capped.
+pub(crate) fn printable(text: &str, max_chars: usize) -> String {
+    let mut out: String = text
+        .chars()
+        .take(max_chars)
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if text.chars().nth(max_chars).is_some() {
+        out.push('…');
+    }
+    out
+}
+
 /// A UUID as the service writes ids (any case; returned lowercase), or `None`. Every id that
 /// goes into a URL passes through here, so a hostile id cannot add path segments.
 pub(crate) fn uuid(text: &str) -> Option<String> {
@@ -184,6 +204,12 @@ mod tests {
         .unwrap();
         assert_eq!(m.data[0].opened_at.as_deref(), Some(""));
         assert!(m.links.is_none());
+    }
+
+    #[test]
+    fn text_is_printable() {
+        assert_eq!(printable("a\x1b[2Jb\r\nc", 100), "a [2Jb  c");
+        assert_eq!(printable("abcdef", 3), "abc…");
     }
 
     #[test]

@@ -121,7 +121,7 @@ fn context(e: Error) -> Error {
 }
 
 /// A media type worth keeping from the answer (server text is untrusted).
-fn clean_mime(raw: &str) -> Option<String> {
+pub(crate) fn clean_mime(raw: &str) -> Option<String> {
     let t = raw.split(';').next()?.trim();
     let ok = t.len() <= 127
         && t.matches('/').count() == 1

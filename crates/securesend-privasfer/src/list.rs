@@ -7,7 +7,7 @@ use time::{OffsetDateTime, PrimitiveDateTime, UtcOffset};
 
 use securesend_core::{Error, InboxQuery, ReceivedMessage, RemoteFile, Result};
 
-use crate::api::{self, uuid};
+use crate::api::{self, MAX_TEXT, printable, uuid};
 use crate::download::DownloadId;
 use crate::{PROVIDER, PrivasferProvider};
 
@@ -113,10 +113,15 @@ impl std::fmt::Display for Person {
 impl From<api::Person> for Person {
     fn from(p: api::Person) -> Self {
         Person {
-            name: p.name,
-            email: p.email,
+            name: text(p.name),
+            email: text(p.email),
         }
     }
+}
+
+/// Server text as it is shown to people (see [`printable`]).
+fn text(t: Option<String>) -> Option<String> {
+    t.map(|t| printable(&t, MAX_TEXT))
 }
 
 /// A file on Privasfer.
@@ -224,7 +229,7 @@ impl PrivasferProvider {
             name: f.name(),
             id: f.id,
             download_id,
-            content_type: f.mime,
+            content_type: f.mime.as_deref().and_then(crate::download::clean_mime),
             size: f.size,
             encrypted_size: f.encrypted_size,
             created_by: f.created_by.map(Person::from),
@@ -277,8 +282,8 @@ impl PrivasferProvider {
                 Some(InboxMail {
                     download_id: DownloadId::Mail(mail_id.clone()).to_string(),
                     id: mail_id,
-                    identifier: m.identifier,
-                    subject: m.subject,
+                    identifier: text(m.identifier),
+                    subject: text(m.subject),
                     body: m.body,
                     sender: m.sender.map(Person::from),
                     received_at: parse_time(m.received_at.as_deref(), self.offset()),
@@ -310,14 +315,14 @@ impl PrivasferProvider {
                     .collect();
                 SentMail {
                     id: m.id,
-                    identifier: m.identifier,
-                    subject: m.subject,
+                    identifier: text(m.identifier),
+                    subject: text(m.subject),
                     body: m.body,
                     recipient: m.recipient.map(Person::from),
-                    recipient_email: m.recipient_email,
+                    recipient_email: text(m.recipient_email),
                     created_at: parse_time(m.created_at.as_deref(), offset),
                     sent_at: parse_time(m.sent_at.as_deref(), offset),
-                    status: m.status,
+                    status: text(m.status),
                     opened_at: parse_time(m.opened_at.as_deref(), offset),
                     files,
                 }
