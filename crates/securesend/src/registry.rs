@@ -32,19 +32,34 @@ impl ProviderInfo {
 
 /// Every provider this library knows, in display order.
 pub fn providers() -> Vec<ProviderInfo> {
-    vec![ProviderInfo {
-        key: "local",
-        service: "a directory on this machine (the embedded default)",
-        feature: "local",
-        #[cfg(feature = "local")]
-        connect: Some(securesend_local::connect),
-        #[cfg(not(feature = "local"))]
-        connect: None,
-        #[cfg(feature = "local")]
-        capabilities: Some(securesend_local::capabilities),
-        #[cfg(not(feature = "local"))]
-        capabilities: None,
-    }]
+    vec![
+        ProviderInfo {
+            key: "local",
+            service: "a directory on this machine (the embedded default)",
+            feature: "local",
+            #[cfg(feature = "local")]
+            connect: Some(securesend_local::connect),
+            #[cfg(not(feature = "local"))]
+            connect: None,
+            #[cfg(feature = "local")]
+            capabilities: Some(securesend_local::capabilities),
+            #[cfg(not(feature = "local"))]
+            capabilities: None,
+        },
+        ProviderInfo {
+            key: "privasfer",
+            service: "Privasfer download links (PIN-protected keys), inbox and files",
+            feature: "privasfer",
+            #[cfg(feature = "privasfer")]
+            connect: Some(securesend_privasfer::connect),
+            #[cfg(not(feature = "privasfer"))]
+            connect: None,
+            #[cfg(feature = "privasfer")]
+            capabilities: Some(securesend_privasfer::capabilities),
+            #[cfg(not(feature = "privasfer"))]
+            capabilities: None,
+        },
+    ]
 }
 
 /// Connects the provider a profile names. No network traffic happens here: fields are checked
