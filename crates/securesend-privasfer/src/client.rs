@@ -288,7 +288,18 @@ impl Api {
         }
         let (status, headers) = (resp.status(), resp.headers().clone());
         let body = quiet_error_body(resp).await;
-        let e = answer_error(op, status, &headers, &body);
+        let mut e = answer_error(op, status, &headers, &body);
+        if status == http::StatusCode::NOT_FOUND {
+            // The byte URL is an assumption: say so where it shows.
+            e = Error::new(
+                e.kind(),
+                "the download expired or was used up, or `download_url` does not match the service",
+            )
+            .with_provider(PROVIDER)
+            .with_operation(op)
+            .with_status(404)
+            .with_service_error(e.service_code(), e.service_message());
+        }
         Err(scrub(e, &[key, &self.token]))
     }
 

@@ -224,7 +224,12 @@ impl PrivasferProvider {
 
     /// Attempts until the bytes start coming, replacing a refused key once and an expired
     /// download (or a throttled attempt) up to [`MAX_ATTEMPTS`] times.
-    async fn open(&self, plan: &mut Plan, lease: &mut KeyLease) -> Result<reqwest::Response> {
+    async fn open(
+        &self,
+        id: &DownloadId,
+        plan: &mut Plan,
+        lease: &mut KeyLease,
+    ) -> Result<reqwest::Response> {
         let budget = self.inner.config.http().retry_budget();
         let started = Instant::now();
         let mut attempts = 0;
@@ -257,12 +262,11 @@ impl PrivasferProvider {
                         "download expired; creating a new one"
                     );
                 }
-                Plan::Mail { mail, download, .. } if expired && !mail_reread => {
+                Plan::Mail { download, .. } if expired && !mail_reread => {
                     // The mail's download may have been replaced: read the mail again.
                     mail_reread = true;
-                    let id = DownloadId::Mail(mail.clone());
                     let before = download.clone();
-                    *plan = self.plan(&id).await?;
+                    *plan = self.plan(id).await?;
                     if matches!(plan, Plan::Mail { download, .. } if *download == before) {
                         return Err(err);
                     }
@@ -291,7 +295,7 @@ impl PrivasferProvider {
         let id = DownloadId::parse(req.id())?;
         let mut plan = self.plan(&id).await.map_err(context)?;
         let mut lease = self.inner.keys.acquire().await.map_err(context)?;
-        let resp = match self.open(&mut plan, &mut lease).await {
+        let resp = match self.open(&id, &mut plan, &mut lease).await {
             Ok(r) => r,
             Err(e) => {
                 lease.release().await;

@@ -612,3 +612,37 @@ async fn sent_mails_and_files_are_listed_with_sort_and_keyword() {
     assert!(e.is_invalid_input(), "{e}");
     assert_eq!(sb.journal().len(), before);
 }
+
+#[tokio::test]
+async fn a_gone_inbox_download_rereads_the_mail_once_then_says_what_to_check() {
+    let gone = FaultRule::new(
+        Route::parse("GET /api/downloads/*").unwrap(),
+        FaultAction::status(404).with_body("application/json", r#"{"message":"Not Found"}"#),
+    );
+    let sb = sandbox(SandboxOptions::default().fault(gone)).await;
+    let p = provider(&sb, &[], no_waits()).into_provider();
+    let contract = &seeded_mails(&sb, "inbox")["Contract for signature"];
+    let dir = tempfile::tempdir().unwrap();
+    let e = save(&p, &format!("mail:{}", contract.id), dir.path())
+        .await
+        .unwrap_err();
+    assert!(e.is_not_found(), "{e}");
+    assert!(e.to_string().contains("`download_url`"), "{e}");
+    let mut calls = calls(&sb);
+    // An injected answer has no route: the path stands in for it.
+    let fetch = calls.remove(3);
+    assert!(
+        fetch.starts_with("GET /api/downloads/") && fetch.ends_with(" 404"),
+        "{fetch}"
+    );
+    assert_eq!(
+        calls,
+        [
+            "GET /api/inbox/{id} 200",
+            "POST /api/keys 201",
+            "POST /api/downloads/{id}/keys 201",
+            "GET /api/inbox/{id} 200",
+            "DELETE /api/keys/{key} 204",
+        ]
+    );
+}
