@@ -25,6 +25,10 @@ use crate::{PROVIDER, PrivasferProvider};
 /// Attempts at a download (each with a new manual download where one is used).
 const MAX_ATTEMPTS: u32 = 3;
 
+/// The most bytes accepted for a mail whose files the service did not list (it documents
+/// `include=download.files`, so this is a fallback): a bound against an endless answer.
+const UNLISTED_CAP: u64 = 64 << 30;
+
 /// What a download id names. Written as:
 ///
 /// | form | what |
@@ -101,9 +105,9 @@ enum Plan {
         identifier: Option<String>,
         /// Its one file; `None` when it has several (an archive arrives).
         single: Option<api::File>,
-        /// The sum of the files' sizes (for the archive's size cap).
-        total: u64,
-        count: u64,
+        /// The most bytes the answer may have: the files plus archive headers, or
+        /// [`UNLISTED_CAP`] when the service did not list the files.
+        cap: u64,
     },
 }
 
@@ -178,8 +182,13 @@ impl PrivasferProvider {
                 format!("inbox mail {mail_id} carries no files"),
             ));
         }
-        let total = files.iter().map(|f| f.size).sum();
-        let count = files.len() as u64;
+        let cap = if listed {
+            // An archive of the files is the files plus headers: never much more.
+            let total: u64 = files.iter().map(|f| f.size).sum();
+            total + (1 << 20) + files.len() as u64 * (64 << 10)
+        } else {
+            UNLISTED_CAP
+        };
         let single = if files.len() == 1 {
             files.into_iter().next()
         } else {
@@ -190,8 +199,7 @@ impl PrivasferProvider {
             download,
             identifier: mail.identifier,
             single,
-            total,
-            count,
+            cap,
         })
     }
 
@@ -315,8 +323,7 @@ impl PrivasferProvider {
             Plan::Mail {
                 mail,
                 identifier,
-                total,
-                count,
+                cap,
                 ..
             } => {
                 let stem = identifier
@@ -331,8 +338,7 @@ impl PrivasferProvider {
                 if let Some(t) = &content_type {
                     remote = remote.with_content_type(t.clone());
                 }
-                // An archive of stored files is the files plus headers: never much more.
-                (remote, total + (1 << 20) + count * (64 << 10))
+                (remote, *cap)
             }
         };
         if let (Some(size), Some(announced)) = (file.size, resp.content_length()) {
