@@ -184,9 +184,15 @@ pub async fn bad_input_matrix(target: &Target) {
     ];
 
     if !caps.empty_files {
+        // A provider that cannot send at all refuses the message for that first.
+        let kind = if caps.send {
+            ErrorKind::InvalidInput
+        } else {
+            ErrorKind::Unsupported
+        };
         cases.push((
             "zero-byte file",
-            ErrorKind::InvalidInput,
+            kind,
             message_case(target, || {
                 to_one().attach(Attachment::from_path(&empty)).build()
             }),

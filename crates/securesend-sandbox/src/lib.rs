@@ -94,6 +94,7 @@ pub mod generated;
 pub mod journal;
 pub mod mail;
 mod options;
+pub mod privasfer;
 pub mod range;
 pub mod ratelimit;
 pub mod route;

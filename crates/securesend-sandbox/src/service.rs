@@ -358,7 +358,9 @@ impl Registry {
 
     /// The compiled-in service modules. Each adapter issue adds its module here.
     pub fn builtin() -> Registry {
-        Registry::new().with(crate::tuyu::Tuyu::default())
+        Registry::new()
+            .with(crate::privasfer::Privasfer)
+            .with(crate::tuyu::Tuyu::default())
     }
 
     /// Adds a service (a later one with the same key replaces the earlier).

@@ -4,6 +4,7 @@
 //! | provider key | service | Cargo feature |
 //! |---|---|---|
 //! | `local` | a directory on this machine; the embedded default | `local` |
+//! | `privasfer` | Privasfer download links: downloads with the account PIN, inbox | `privasfer` |
 //! | `tuyu` | Tuyu / FileGenius `file_send` API (HMAC-signed) | `tuyu` |
 //!
 //! Each provider is behind a Cargo feature (all on by default). [`connect`] builds the provider

@@ -30,35 +30,46 @@ impl ProviderInfo {
     }
 }
 
+/// One registry entry; the adapter crate is referred to only when its feature is on.
+macro_rules! provider {
+    ($key:literal, $feature:literal, $adapter:ident, $service:literal) => {
+        ProviderInfo {
+            key: $key,
+            service: $service,
+            feature: $feature,
+            #[cfg(feature = $feature)]
+            connect: Some($adapter::connect),
+            #[cfg(not(feature = $feature))]
+            connect: None,
+            #[cfg(feature = $feature)]
+            capabilities: Some($adapter::capabilities),
+            #[cfg(not(feature = $feature))]
+            capabilities: None,
+        }
+    };
+}
+
 /// Every provider this library knows, in display order.
 pub fn providers() -> Vec<ProviderInfo> {
     vec![
-        ProviderInfo {
-            key: "local",
-            service: "a directory on this machine (the embedded default)",
-            feature: "local",
-            #[cfg(feature = "local")]
-            connect: Some(securesend_local::connect),
-            #[cfg(not(feature = "local"))]
-            connect: None,
-            #[cfg(feature = "local")]
-            capabilities: Some(securesend_local::capabilities),
-            #[cfg(not(feature = "local"))]
-            capabilities: None,
-        },
-        ProviderInfo {
-            key: "tuyu",
-            service: "Tuyu / FileGenius file_send API (HMAC-signed)",
-            feature: "tuyu",
-            #[cfg(feature = "tuyu")]
-            connect: Some(securesend_tuyu::connect),
-            #[cfg(not(feature = "tuyu"))]
-            connect: None,
-            #[cfg(feature = "tuyu")]
-            capabilities: Some(securesend_tuyu::capabilities),
-            #[cfg(not(feature = "tuyu"))]
-            capabilities: None,
-        },
+        provider!(
+            "local",
+            "local",
+            securesend_local,
+            "a directory on this machine (the embedded default)"
+        ),
+        provider!(
+            "privasfer",
+            "privasfer",
+            securesend_privasfer,
+            "Privasfer download links (PIN-protected keys), inbox and files"
+        ),
+        provider!(
+            "tuyu",
+            "tuyu",
+            securesend_tuyu,
+            "Tuyu / FileGenius file_send API (HMAC-signed)"
+        ),
     ]
 }
 

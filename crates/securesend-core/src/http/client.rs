@@ -13,7 +13,7 @@ use tokio::time::Instant;
 use tracing::Instrument;
 
 use super::body::{answer_error, read_error_body};
-use super::redact::{redact_url, scrub_text};
+use super::redact::{hide_path, redact_url, scrub_text};
 use super::retry::{self, Answer, RETRY_STATUSES, Repeat, RetryHook, Sleeper, parse_retry_after};
 use super::settings::HttpSettings;
 use super::transport::{Phase, transport_error};
@@ -47,6 +47,7 @@ enum Deadline {
 pub struct Call {
     repeat: Repeat,
     deadline: Deadline,
+    secret_path: bool,
 }
 
 impl Call {
@@ -55,6 +56,7 @@ impl Call {
         Call {
             repeat,
             deadline: Deadline::Api,
+            secret_path: false,
         }
     }
 
@@ -64,6 +66,7 @@ impl Call {
         Call {
             repeat,
             deadline: Deadline::Upload(bytes),
+            secret_path: false,
         }
     }
 
@@ -72,6 +75,7 @@ impl Call {
         Call {
             repeat,
             deadline: Deadline::Download,
+            secret_path: false,
         }
     }
 
@@ -81,9 +85,32 @@ impl Call {
         self
     }
 
+    /// Marks the URL's path as secret, for services that put a key in a path segment
+    /// (Privasfer revokes a key with `DELETE /api/keys/{key}`): traces and errors then show
+    /// the scheme, host and port with `/[redacted]` as the path, never the path itself.
+    /// Secret query parameters are redacted as for every call. The answer keeps its real URL,
+    /// which the capped body readers name when the body fails mid-way: read such an answer's
+    /// body without them, or not at all.
+    ///
+    /// ```
+    /// use securesend_core::http::{Call, Repeat};
+    /// let revoke = Call::api(Repeat::Safe).with_secret_path();
+    /// assert!(revoke.has_secret_path());
+    /// assert!(!Call::api(Repeat::Safe).has_secret_path());
+    /// ```
+    pub fn with_secret_path(mut self) -> Call {
+        self.secret_path = true;
+        self
+    }
+
     /// Whether the request may be repeated.
     pub fn repeat(&self) -> Repeat {
         self.repeat
+    }
+
+    /// Whether the URL's path is kept out of traces and errors; see [`Call::with_secret_path`].
+    pub fn has_secret_path(&self) -> bool {
+        self.secret_path
     }
 }
 
@@ -278,12 +305,17 @@ impl HttpClient {
             attempt += 1;
             let mut request = build(&inner.client)
                 .build()
-                .map_err(|e| self.build_error(e))?;
+                .map_err(|e| self.build_error(e, call.secret_path))?;
             if let Some(limit) = self.deadline(call.deadline, request.body()) {
                 *request.timeout_mut() = Some(limit);
             }
             let method = request.method().clone();
-            let url = request.url().clone();
+            // With a secret path, only the masked URL is ever formatted.
+            let url = if call.secret_path {
+                hide_path(request.url())
+            } else {
+                request.url().clone()
+            };
             let shown = redact_url(&url);
             let request_bytes = request.body().and_then(|b| b.as_bytes()).map(<[u8]>::len);
             let span = tracing::debug_span!(
@@ -436,13 +468,20 @@ impl HttpClient {
         e
     }
 
-    fn build_error(&self, e: reqwest::Error) -> Error {
+    fn build_error(&self, e: reqwest::Error, secret_path: bool) -> Error {
         let url = e.url().cloned();
         let text = match &url {
+            Some(u) if secret_path => {
+                scrub_text(&cause_text(&e), u).replace(u.path(), "/[redacted]")
+            }
             Some(u) => scrub_text(&cause_text(&e), u),
             None => cause_text(&e),
         };
-        let shown = url.as_ref().map(redact_url).unwrap_or_default();
+        let shown = match &url {
+            Some(u) if secret_path => redact_url(&hide_path(u)),
+            Some(u) => redact_url(u),
+            None => String::new(),
+        };
         Error::invalid_input(format!("could not build the request {shown}: {text}"))
             .with_provider(self.inner.provider.clone())
             .with_source(e.without_url())

@@ -91,6 +91,14 @@ pub fn redact_url(url: &Url) -> String {
     url.as_str().replace("%5Bredacted%5D", REDACTED)
 }
 
+/// `url` with its path replaced by `/[redacted]`, for URLs whose path carries a secret; the
+/// query is kept (and redacted as usual when the result is shown with [`redact_url`]).
+pub(crate) fn hide_path(url: &Url) -> Url {
+    let mut hidden = url.clone();
+    hidden.set_path("/[redacted]");
+    hidden
+}
+
 /// Redacts `name=value` pairs of a raw (still percent-encoded) query string, keeping the
 /// original spelling of everything that is not secret.
 fn redact_pairs(raw: &str) -> String {

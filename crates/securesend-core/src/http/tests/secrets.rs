@@ -131,6 +131,28 @@ async fn canaries_never_appear_in_errors_or_trace_output() {
         assert!(e.to_string().contains("token=[redacted]"), "{e}");
     }
 
+    // A key in the path (Privasfer's `DELETE /api/keys/{key}`): retried, then refused.
+    let keyed = RawServer::start(vec![
+        reply(503, &[("retry-after", "0")], b""),
+        reply(204, &[], b""),
+    ])
+    .await;
+    let url = keyed.url("/api/keys/canary-path-key?pin=canary-q5");
+    let call = Call::api(Repeat::Safe).with_secret_path();
+    let resp = http.send(call, |c| c.delete(url.clone())).await.unwrap();
+    assert_eq!(resp.status(), 204);
+    assert!(
+        keyed.heads()[1].contains("/api/keys/canary-path-key"),
+        "the path was sent"
+    );
+    let url = url::Url::parse(&format!("http://{refused}/api/keys/canary-path-key")).unwrap();
+    let e = http
+        .send(call, |c| c.delete(url.clone()))
+        .await
+        .unwrap_err();
+    assert_error_clean(&e);
+    assert!(e.to_string().contains("/[redacted]"), "{e}");
+
     assert_clean("the token cache's Debug", &format!("{tokens:?}"));
     let logs = capture.text();
     assert_clean("trace output", &logs);
@@ -144,4 +166,5 @@ async fn canaries_never_appear_in_errors_or_trace_output() {
         "{logs}"
     );
     assert!(logs.contains("TRACE") || logs.contains("DEBUG"), "{logs}");
+    assert!(logs.contains("/[redacted]?pin=[redacted]"), "{logs}");
 }

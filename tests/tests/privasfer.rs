@@ -1,0 +1,172 @@
+//! The conformance scenarios against the `privasfer` provider and its sandbox.
+//!
+//! Privasfer documents downloads only: the seeded files are downloaded and compared by
+//! SHA-256, bad input is refused without a trace, and sends and uploads (which the round-trip
+//! and send scenarios need) are refused as unsupported before any request.
+
+use securesend::config::ProfileConfig;
+use securesend::{
+    Attachment, DownloadRequest, ErrorKind, InboxQuery, SecureMessage, UploadRequest,
+};
+use securesend_conformance as c;
+use securesend_sandbox::privasfer::Privasfer;
+use securesend_sandbox::{Sandbox, SandboxOptions, SeedKind, SeededItem};
+
+async fn target() -> (Sandbox, c::Target) {
+    let sandbox = Sandbox::start(&Privasfer, SandboxOptions::default())
+        .await
+        .expect("the privasfer sandbox starts");
+    let mut fields = sandbox.profile().clone();
+    fields.remove("provider");
+    let profile = ProfileConfig::new("conformance", "privasfer", fields, ".");
+    let target = c::Target {
+        provider: securesend::connect(&profile).expect("the sandbox profile connects"),
+        observer: Box::new(c::SandboxObserver::new(&sandbox)),
+    };
+    (sandbox, target)
+}
+
+fn files(sandbox: &Sandbox) -> Vec<SeededItem> {
+    sandbox
+        .seeded()
+        .iter()
+        .filter(|i| i.kind == SeedKind::File)
+        .cloned()
+        .collect()
+}
+
+#[tokio::test]
+async fn seeded_files_download_intact_by_sha256() {
+    let (sandbox, t) = target().await;
+    let dir = c::TestFiles::new();
+    let mut checked = 0;
+    for item in files(&sandbox) {
+        let id = match item.details["location"].as_str() {
+            Some("files") => format!("file:{}", item.id),
+            Some("inbox") if item.details["mail_files"] == 1 => {
+                format!(
+                    "mail:{}/{}",
+                    item.details["mail_id"].as_str().unwrap(),
+                    item.id
+                )
+            }
+            // Files of a mail with several come together (an archive); files of another
+            // account are not the profile's to download.
+            _ => continue,
+        };
+        let out = dir.subdir(&format!("d{checked}"));
+        let saved = t
+            .provider
+            .download(DownloadRequest::new(&id))
+            .await
+            .unwrap_or_else(|e| panic!("download of {id}: {e}"))
+            .save_to(&out)
+            .await
+            .unwrap_or_else(|e| panic!("saving {id}: {e}"));
+        assert_eq!(Some(saved.size), item.size, "{id}");
+        assert_eq!(saved.checksums.sha256, item.sha256, "{id}");
+        assert_eq!(
+            Some(c::sha256_file(&saved.path)),
+            item.sha256,
+            "bytes on disk of {id}"
+        );
+        checked += 1;
+    }
+    assert_eq!(
+        checked, 5,
+        "three own files and two single-file inbox mails"
+    );
+}
+
+#[tokio::test]
+async fn every_file_the_inbox_lists_downloads() {
+    let (sandbox, t) = target().await;
+    let dir = c::TestFiles::new();
+    let seeded = files(&sandbox);
+    let inbox = t
+        .provider
+        .inbox(InboxQuery::all())
+        .await
+        .expect("the inbox lists");
+    assert_eq!(inbox.len(), 3);
+    for (n, message) in inbox.iter().enumerate() {
+        for file in &message.files {
+            let out = dir.subdir(&format!("m{n}"));
+            let saved = t
+                .provider
+                .download(DownloadRequest::new(&file.id))
+                .await
+                .unwrap_or_else(|e| panic!("download of listed {}: {e}", file.id))
+                .save_to(&out)
+                .await
+                .unwrap();
+            if let Some(size) = file.size {
+                // A single file: it is a seeded one, byte for byte.
+                assert_eq!(saved.size, size);
+                let sha = saved.checksums.sha256.clone();
+                assert!(
+                    seeded
+                        .iter()
+                        .any(|s| s.sha256 == sha && s.name == file.name),
+                    "{file:?}"
+                );
+            } else {
+                assert!(saved.size > 0 && file.name.ends_with(".zip"), "{file:?}");
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn send_and_upload_are_unsupported_before_any_request() {
+    let (sandbox, t) = target().await;
+    let dir = c::TestFiles::new();
+    let path = dir.create("one.txt", 1024);
+    let before = t.observer.fingerprint().await;
+    let message = SecureMessage::builder()
+        .to("ada@example.com")
+        .subject("conformance")
+        .attach(Attachment::from_path(&path))
+        .build()
+        .unwrap();
+    let e = t.provider.send(message).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Unsupported, "{e}");
+    assert!(
+        e.to_string().starts_with("privasfer send: unsupported:"),
+        "{e}"
+    );
+    let upload = UploadRequest::builder(Attachment::from_path(&path))
+        .build()
+        .unwrap();
+    let e = t.provider.upload(upload).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Unsupported, "{e}");
+    assert!(!e.to_string().contains('\n'));
+    assert_eq!(t.observer.fingerprint().await, before);
+    assert!(
+        sandbox.journal().is_empty(),
+        "no request reached the service"
+    );
+}
+
+#[tokio::test]
+async fn bad_input_leaves_no_trace() {
+    let (sandbox, t) = target().await;
+    c::bad_input_matrix(&t).await;
+    let before = sandbox.journal().len();
+    for id in [
+        "",
+        "file:",
+        "file:not-a-uuid",
+        "mail:../../etc",
+        "report.pdf",
+    ] {
+        let e = t
+            .provider
+            .download(DownloadRequest::new(id))
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidInput, "{id:?}: {e}");
+    }
+    assert_eq!(sandbox.journal().len(), before);
+    assert!(sandbox.journal().is_empty());
+}
