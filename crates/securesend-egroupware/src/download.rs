@@ -85,6 +85,11 @@ impl Resuming {
         };
         let resp = self.client.get(&self.path, Some(&resume)).await?;
         let now = Meta::from_headers(resp.headers());
+        // Whether or not the server honours `If-Range`, a changed validator means the bytes
+        // that follow belong to another version of the file.
+        if now.validator.is_some() && now.validator != self.meta.validator {
+            return Err(changed(&self.path));
+        }
         match resp.status() {
             StatusCode::PARTIAL_CONTENT => {
                 let range = resp
@@ -109,16 +114,10 @@ impl Resuming {
             _ => {
                 // 200: the whole file again. Fine when it is the same file; `If-Range` makes a
                 // changed file come back whole, which its validator then reveals.
-                let changed = now.validator != self.meta.validator
+                let other_version = now.validator != self.meta.validator
                     || (self.meta.size.is_some() && now.size != self.meta.size);
-                if changed {
-                    return Err(fail(
-                        ErrorKind::Integrity,
-                        format!(
-                            "{} changed on the service while it was downloaded; download it again",
-                            self.path
-                        ),
-                    ));
+                if other_version {
+                    return Err(changed(&self.path));
                 }
                 self.skip = self.offset;
             }
@@ -126,6 +125,13 @@ impl Resuming {
         self.body = Box::pin(resp.bytes_stream());
         Ok(())
     }
+}
+
+fn changed(path: &VfsPath) -> Error {
+    fail(
+        ErrorKind::Integrity,
+        format!("{path} changed on the service while it was downloaded; download it again"),
+    )
 }
 
 /// `bytes <start>-<end>/<total|*>` → (start, total).
