@@ -127,6 +127,12 @@ impl VfsPath {
             .map_err(|_| {
                 Error::invalid_input(format!("file id {:?} does not decode to UTF-8", shown(id)))
             })?;
+        if decoded.ends_with('/') {
+            return Err(Error::invalid_input(format!(
+                "file id {:?} names a folder, not a file",
+                shown(id)
+            )));
+        }
         let path = if decoded.starts_with('/') {
             VfsPath::new(&decoded)?
         } else {
@@ -180,6 +186,7 @@ mod tests {
             assert_eq!(VfsPath::from_id(&id, &home).unwrap(), p, "{id}");
         }
         assert!(VfsPath::from_id("/", &home).is_err());
+        assert!(VfsPath::from_id("docs/", &home).is_err());
         assert!(VfsPath::from_id("../anna/x", &home).is_err());
         assert!(VfsPath::from_id("a%0Ab", &home).is_err());
     }

@@ -4,6 +4,7 @@
 //! | provider key | service | Cargo feature |
 //! |---|---|---|
 //! | `local` | a directory on this machine; the embedded default | `local` |
+//! | `egroupware` | EGroupware mail REST API (send, compose window) and WebDAV (upload, download) | `egroupware` |
 //!
 //! Each provider is behind a Cargo feature (all on by default). [`connect`] builds the provider
 //! a configuration profile names; [`Client`] finds the configuration file. With no

@@ -32,19 +32,34 @@ impl ProviderInfo {
 
 /// Every provider this library knows, in display order.
 pub fn providers() -> Vec<ProviderInfo> {
-    vec![ProviderInfo {
-        key: "local",
-        service: "a directory on this machine (the embedded default)",
-        feature: "local",
-        #[cfg(feature = "local")]
-        connect: Some(securesend_local::connect),
-        #[cfg(not(feature = "local"))]
-        connect: None,
-        #[cfg(feature = "local")]
-        capabilities: Some(securesend_local::capabilities),
-        #[cfg(not(feature = "local"))]
-        capabilities: None,
-    }]
+    vec![
+        ProviderInfo {
+            key: "local",
+            service: "a directory on this machine (the embedded default)",
+            feature: "local",
+            #[cfg(feature = "local")]
+            connect: Some(securesend_local::connect),
+            #[cfg(not(feature = "local"))]
+            connect: None,
+            #[cfg(feature = "local")]
+            capabilities: Some(securesend_local::capabilities),
+            #[cfg(not(feature = "local"))]
+            capabilities: None,
+        },
+        ProviderInfo {
+            key: "egroupware",
+            service: "EGroupware mail REST API and WebDAV",
+            feature: "egroupware",
+            #[cfg(feature = "egroupware")]
+            connect: Some(securesend_egroupware::connect),
+            #[cfg(not(feature = "egroupware"))]
+            connect: None,
+            #[cfg(feature = "egroupware")]
+            capabilities: Some(securesend_egroupware::capabilities),
+            #[cfg(not(feature = "egroupware"))]
+            capabilities: None,
+        },
+    ]
 }
 
 /// Connects the provider a profile names. No network traffic happens here: fields are checked
