@@ -154,7 +154,11 @@ impl EgroupwareProvider {
         let (secret_ref, kind, field) = match (&config.password, &config.app_password) {
             (Some(p), _) => (p, CredentialKind::Password, "password"),
             (None, Some(t)) => (t, CredentialKind::AppPassword, "app_password"),
-            (None, None) => unreachable!("checked: one of password and app_password is set"),
+            (None, None) => {
+                return Err(Error::config(format!(
+                    "`{at}` needs `password` or `app_password`"
+                )));
+            }
         };
         let field = format!("{at}.{field}");
         let secret = secret_ref.resolve(&field, base_dir)?;

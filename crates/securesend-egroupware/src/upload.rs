@@ -42,20 +42,13 @@ impl EgroupwareProvider {
             .with_folder(folder.to_string()))
     }
 
-    /// Creates the folders from below the home folder down to `folder` (MKCOL answers 405 for
-    /// one that exists).
+    /// Creates the folders from below the home folder down to `folder`, which lies below it
+    /// (MKCOL answers 405 for one that exists).
     async fn create_folders(&self, folder: &VfsPath) -> Result<()> {
-        let start = if self.home.contains(folder) {
-            self.home.segments().len()
-        } else {
-            0
-        };
-        let mut current = VfsPath::root();
-        for (depth, segment) in folder.segments().iter().enumerate() {
+        let mut current = self.home.clone();
+        for segment in folder.segments().iter().skip(self.home.segments().len()) {
             current = current.join(segment)?;
-            if depth >= start {
-                self.client.mkcol(&current).await?;
-            }
+            self.client.mkcol(&current).await?;
         }
         Ok(())
     }
