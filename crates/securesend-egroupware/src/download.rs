@@ -52,7 +52,8 @@ impl EgroupwareProvider {
             meta,
             resumes_left: self.max_resumes,
         };
-        Ok(Download::new(file, stream(state)))
+        // Progress is reported also when the role is called without a `Provider`.
+        Ok(Download::new(file, stream(state)).with_progress(request.progress().cloned()))
     }
 }
 
