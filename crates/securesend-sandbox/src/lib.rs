@@ -88,6 +88,7 @@
 
 mod body;
 pub mod clock;
+pub mod egroupware;
 mod error;
 pub mod fault;
 pub mod generated;

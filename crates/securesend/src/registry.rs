@@ -59,6 +59,12 @@ pub fn providers() -> Vec<ProviderInfo> {
             "a directory on this machine (the embedded default)"
         ),
         provider!(
+            "egroupware",
+            "egroupware",
+            securesend_egroupware,
+            "EGroupware mail REST API and WebDAV"
+        ),
+        provider!(
             "privasfer",
             "privasfer",
             securesend_privasfer,
