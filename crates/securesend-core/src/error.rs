@@ -252,6 +252,32 @@ impl Error {
         self
     }
 
+    /// Replaces the message, keeping all context (to add what the caller knows, say).
+    pub fn with_message(mut self, message: impl Into<Cow<'static, str>>) -> Self {
+        self.inner.message = message.into();
+        self
+    }
+
+    /// A copy with the same kind, message and context but without the source (errors are not
+    /// `Clone`: sources may not be). For handing one failure to several waiting callers.
+    pub fn copy_without_source(&self) -> Error {
+        let i = &self.inner;
+        Error {
+            inner: Box::new(Inner {
+                kind: i.kind,
+                message: i.message.clone(),
+                provider: i.provider.clone(),
+                operation: i.operation.clone(),
+                status: i.status,
+                service_code: i.service_code.clone(),
+                service_message: i.service_message.clone(),
+                retry_after: i.retry_after,
+                outcome_unknown: i.outcome_unknown,
+                source: None,
+            }),
+        }
+    }
+
     /// Replaces the kind, keeping all context.
     pub fn with_kind(mut self, kind: ErrorKind) -> Self {
         self.inner.kind = kind;
@@ -483,6 +509,25 @@ mod tests {
         );
         assert!(!s.contains('\n'));
         assert!(e.is_retryable());
+    }
+
+    #[test]
+    fn copies_and_rewordings_keep_context() {
+        let e = Error::new(ErrorKind::Unavailable, "first")
+            .with_provider("p")
+            .with_operation("send")
+            .with_status(503)
+            .with_service_error(Some("c"), Some("m"))
+            .with_retry_after(Duration::from_secs(2))
+            .with_outcome_unknown()
+            .with_source(std::io::Error::other("inner"));
+        let copy = e.copy_without_source();
+        assert_eq!(format!("{copy}"), format!("{e}"));
+        assert!(std::error::Error::source(&copy).is_none());
+        let reworded = e.with_message("second");
+        assert_eq!(reworded.message(), "second");
+        assert!(reworded.outcome_unknown() && reworded.status() == Some(503));
+        assert!(std::error::Error::source(&reworded).is_some());
     }
 
     #[test]

@@ -77,26 +77,8 @@ fn invalid(message: String) -> Error {
 
 /// The same error with `note` added to its message; all context kept.
 pub(crate) fn with_note(e: Error, note: &str) -> Error {
-    let mut out = Error::new(e.kind(), format!("{}; {note}", e.message()));
-    if let Some(p) = e.provider() {
-        out = out.with_provider(p.to_owned());
-    }
-    if let Some(o) = e.operation() {
-        out = out.with_operation(o.to_owned());
-    }
-    if let Some(s) = e.status() {
-        out = out.with_status(s);
-    }
-    if e.service_code().is_some() || e.service_message().is_some() {
-        out = out.with_service_error(e.service_code(), e.service_message());
-    }
-    if let Some(r) = e.retry_after() {
-        out = out.with_retry_after(r);
-    }
-    if e.outcome_unknown() {
-        out = out.with_outcome_unknown();
-    }
-    out
+    let message = format!("{}; {note}", e.message());
+    e.with_message(message)
 }
 
 impl TuyuProvider {

@@ -244,7 +244,7 @@ impl TokenCache {
                     return Ok(t);
                 }
                 if let Some(e) = &slot.failure {
-                    return Err(replicate(e));
+                    return Err(e.copy_without_source());
                 }
             }
             slot.token.clone()
@@ -261,7 +261,7 @@ impl TokenCache {
                 Ok(token)
             }
             Err(e) => {
-                slot.failure = Some(replicate(&e));
+                slot.failure = Some(e.copy_without_source());
                 Err(e)
             }
         }
@@ -296,31 +296,6 @@ impl TokenCache {
             other => other,
         }
     }
-}
-
-/// A copy of `e` for the callers that shared a failed fetch (errors are not `Clone`; the
-/// source is left out, the rest is kept).
-fn replicate(e: &Error) -> Error {
-    let mut out = Error::new(e.kind(), e.message().to_owned());
-    if let Some(p) = e.provider() {
-        out = out.with_provider(p.to_owned());
-    }
-    if let Some(o) = e.operation() {
-        out = out.with_operation(o.to_owned());
-    }
-    if let Some(s) = e.status() {
-        out = out.with_status(s);
-    }
-    if e.service_code().is_some() || e.service_message().is_some() {
-        out = out.with_service_error(e.service_code(), e.service_message());
-    }
-    if let Some(r) = e.retry_after() {
-        out = out.with_retry_after(r);
-    }
-    if e.outcome_unknown() {
-        out = out.with_outcome_unknown();
-    }
-    out
 }
 
 #[cfg(test)]
