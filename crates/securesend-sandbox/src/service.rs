@@ -358,7 +358,7 @@ impl Registry {
 
     /// The compiled-in service modules. Each adapter issue adds its module here.
     pub fn builtin() -> Registry {
-        Registry::new()
+        Registry::new().with(crate::kiteworks::KiteworksService::default())
     }
 
     /// Adds a service (a later one with the same key replaces the earlier).

@@ -4,6 +4,7 @@
 //! | provider key | service | Cargo feature |
 //! |---|---|---|
 //! | `local` | a directory on this machine; the embedded default | `local` |
+//! | `kiteworks` | Kiteworks REST API v28 (OAuth 2: authorization code + PKCE, refresh, signature, password, JWT) | `kiteworks` |
 //!
 //! Each provider is behind a Cargo feature (all on by default). [`connect`] builds the provider
 //! a configuration profile names; [`Client`] finds the configuration file. With no

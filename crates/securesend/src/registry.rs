@@ -32,19 +32,34 @@ impl ProviderInfo {
 
 /// Every provider this library knows, in display order.
 pub fn providers() -> Vec<ProviderInfo> {
-    vec![ProviderInfo {
-        key: "local",
-        service: "a directory on this machine (the embedded default)",
-        feature: "local",
-        #[cfg(feature = "local")]
-        connect: Some(securesend_local::connect),
-        #[cfg(not(feature = "local"))]
-        connect: None,
-        #[cfg(feature = "local")]
-        capabilities: Some(securesend_local::capabilities),
-        #[cfg(not(feature = "local"))]
-        capabilities: None,
-    }]
+    vec![
+        ProviderInfo {
+            key: "local",
+            service: "a directory on this machine (the embedded default)",
+            feature: "local",
+            #[cfg(feature = "local")]
+            connect: Some(securesend_local::connect),
+            #[cfg(not(feature = "local"))]
+            connect: None,
+            #[cfg(feature = "local")]
+            capabilities: Some(securesend_local::capabilities),
+            #[cfg(not(feature = "local"))]
+            capabilities: None,
+        },
+        ProviderInfo {
+            key: "kiteworks",
+            service: "Kiteworks (REST API v28)",
+            feature: "kiteworks",
+            #[cfg(feature = "kiteworks")]
+            connect: Some(securesend_kiteworks::connect),
+            #[cfg(not(feature = "kiteworks"))]
+            connect: None,
+            #[cfg(feature = "kiteworks")]
+            capabilities: Some(securesend_kiteworks::capabilities),
+            #[cfg(not(feature = "kiteworks"))]
+            capabilities: None,
+        },
+    ]
 }
 
 /// Connects the provider a profile names. No network traffic happens here: fields are checked
