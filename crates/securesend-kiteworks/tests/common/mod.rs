@@ -70,6 +70,9 @@ impl Kit {
 
     /// Fields for another grant: the password fields are replaced.
     pub fn fields_for(&self, grant: &str) -> Table {
+        if grant == "password" {
+            return self.fields();
+        }
         let mut t = self.fields();
         t.remove("username");
         t.remove("password");

@@ -499,6 +499,15 @@ impl Service for KiteworksService {
         .await?;
         let _ = self.mounted.set(kw.clone());
 
+        // Chunks are checked part by part against uploadChunkMax; the body as a whole only needs
+        // room for the form fields around the content.
+        let chunk_body = axum::extract::DefaultBodyLimit::max(
+            usize::try_from(kw.chunk_max())
+                .unwrap_or(usize::MAX)
+                .saturating_mul(4)
+                / 3
+                + (64 << 10),
+        );
         let rest = Router::new()
             .route("/rest/users/me", get(files::me))
             .route("/rest/search", get(files::search))
@@ -523,11 +532,11 @@ impl Service for KiteworksService {
                 "/rest/uploads/{id}",
                 get(uploads::status)
                     .delete(uploads::discard)
-                    .post(uploads::chunk),
+                    .merge(post(uploads::chunk).layer(chunk_body)),
             )
             .route(
                 &format!("/{}/rest/uploads/{{id}}", state::UPLOAD_HOST),
-                post(uploads::chunk),
+                post(uploads::chunk).layer(chunk_body),
             )
             .route(
                 "/rest/files/{id}",
