@@ -230,7 +230,7 @@ pub(crate) fn is_rate_limit_answer(
     }
     match parse_body(body).code {
         None => true,
-        Some(c) => rate_limit_codes.iter().any(|r| *r == c),
+        Some(c) => rate_limit_codes.contains(&c),
     }
 }
 

@@ -120,8 +120,10 @@ async fn login_with_pkce_on_a_loopback_redirect_and_the_token_is_kept() {
 
 #[tokio::test]
 async fn a_denied_sign_in_is_permission_denied() {
-    let mut o = KiteworksOptions::default();
-    o.deny_authorization = true;
+    let o = KiteworksOptions {
+        deny_authorization: true,
+        ..KiteworksOptions::default()
+    };
     let k = common::start(
         o,
         SandboxOptions::default().rate_limit(RateLimitSetting::Off),

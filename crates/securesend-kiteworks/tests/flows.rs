@@ -161,8 +161,10 @@ async fn token_expiry_mid_upload_refreshes_once_without_resending_chunks() {
     // The service's clock jumps past the access token's life after chunk 2; the refresh token
     // lives on.
     let clock = securesend_sandbox::ManualClock::new();
-    let mut o = securesend_sandbox::kiteworks::KiteworksOptions::default();
-    o.fingerprint_delay = std::time::Duration::ZERO;
+    let o = securesend_sandbox::kiteworks::KiteworksOptions {
+        fingerprint_delay: std::time::Duration::ZERO,
+        ..Default::default()
+    };
     let k = common::start(
         o,
         securesend_sandbox::SandboxOptions::default()

@@ -522,8 +522,10 @@ async fn drafts_and_sent_mail_keep_their_rules() {
 #[tokio::test]
 async fn fingerprints_appear_after_the_delay() {
     let clock = ManualClock::new();
-    let mut o = KiteworksOptions::default();
-    o.fingerprint_delay = Duration::from_secs(5);
+    let o = KiteworksOptions {
+        fingerprint_delay: Duration::from_secs(5),
+        ..KiteworksOptions::default()
+    };
     let k = start(
         o,
         SandboxOptions::default()
@@ -578,10 +580,12 @@ fn signature(client: &str, user: &str, ts: u64, nonce: u32, key: &str) -> String
 async fn signature_codes_are_verified_exactly() {
     // The fact sheet's vector, on a clock set to its timestamp.
     let clock = ManualClock::starting_at(UNIX_EPOCH + Duration::from_secs(1_700_000_000));
-    let mut o = KiteworksOptions::default();
-    o.client_id = "playground".into();
-    o.user_email = "user@example.com".into();
-    o.signature_key = "sigkey".into();
+    let o = KiteworksOptions {
+        client_id: "playground".into(),
+        user_email: "user@example.com".into(),
+        signature_key: "sigkey".into(),
+        ..KiteworksOptions::default()
+    };
     let k = &start(
         o,
         SandboxOptions::default()

@@ -35,8 +35,10 @@ pub async fn start(options: KiteworksOptions, sandbox: SandboxOptions) -> Kit {
 
 /// A sandbox with 64 KiB chunks, no fingerprint delay worth waiting for, no rate limit.
 pub async fn kit() -> Kit {
-    let mut o = KiteworksOptions::default();
-    o.fingerprint_delay = std::time::Duration::from_millis(50);
+    let o = KiteworksOptions {
+        fingerprint_delay: std::time::Duration::from_millis(50),
+        ..KiteworksOptions::default()
+    };
     start(
         o,
         SandboxOptions::default()
