@@ -29,12 +29,12 @@ use crate::{Inner, PROVIDER};
 ///
 /// ```
 /// use securesend_kiteworks::{Acl, MailOptions};
-/// let opts = MailOptions {
-///     acl: Some(Acl::Internal),
-///     file_ids: vec!["2b6a0c4e-0d9b-4d6e-9b7e-1f2a3b4c5d6e".into()],
-///     ..MailOptions::default()
-/// };
+/// let opts = MailOptions::default()
+///     .acl(Acl::Internal)
+///     .include_fingerprint(true)
+///     .file_id("2b6a0c4e-0d9b-4d6e-9b7e-1f2a3b4c5d6e");
 /// assert_eq!(opts.acl.map(|a| a.as_str()), Some("internal"));
+/// assert_eq!(opts.file_ids.len(), 1);
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -49,6 +49,34 @@ pub struct MailOptions {
     pub include_fingerprint: Option<bool>,
     /// Files already on the service to send along, by id.
     pub file_ids: Vec<String>,
+}
+
+impl MailOptions {
+    /// Sets who may open the files.
+    pub fn acl(mut self, acl: Acl) -> Self {
+        self.acl = Some(acl);
+        self
+    }
+    /// Hides the body from the notification e-mail, or shows it.
+    pub fn secure_body(mut self, on: bool) -> Self {
+        self.secure_body = Some(on);
+        self
+    }
+    /// Sends the sender a copy, or not.
+    pub fn self_copy(mut self, on: bool) -> Self {
+        self.self_copy = Some(on);
+        self
+    }
+    /// Puts each file's fingerprint into the notification, or not.
+    pub fn include_fingerprint(mut self, on: bool) -> Self {
+        self.include_fingerprint = Some(on);
+        self
+    }
+    /// Sends a file already on the service along, by its id.
+    pub fn file_id(mut self, id: impl Into<String>) -> Self {
+        self.file_ids.push(id.into());
+        self
+    }
 }
 
 fn fail(kind: ErrorKind, message: impl Into<String>) -> Error {

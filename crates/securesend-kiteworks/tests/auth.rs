@@ -187,3 +187,26 @@ async fn signature_codes_in_the_wrong_unit_are_refused() {
     assert_eq!(e.kind(), ErrorKind::Unauthenticated, "{e}");
     assert!(!format!("{e} {e:?}").contains("canary"));
 }
+
+#[tokio::test]
+async fn debug_output_never_shows_a_secret_or_token() {
+    let k = kit().await;
+    let mut fields = k.fields();
+    fields.insert(
+        "client_secret".into(),
+        k.options.client_secret.as_str().into(),
+    );
+    let p = k.provider_with(fields);
+    p.authenticate().await.unwrap();
+    let kept = std::fs::read_to_string(k.dir.path().join("state/token.json")).unwrap();
+    let kept: serde_json::Value = serde_json::from_str(&kept).unwrap();
+    let shown = format!("{p:?} {:?}", p.clone().into_provider());
+    for secret in [
+        k.options.client_secret.as_str(),
+        k.options.password.as_str(),
+        kept["access_token"].as_str().unwrap(),
+        kept["refresh_token"].as_str().unwrap(),
+    ] {
+        assert!(!shown.contains(secret), "a secret is in the Debug output");
+    }
+}

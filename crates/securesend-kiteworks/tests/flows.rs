@@ -476,10 +476,10 @@ async fn options_map_to_the_service_fields_and_files_go_by_id() {
         .attach(Attachment::from_bytes("new.txt", "fresh"))
         .build()
         .unwrap();
-    let mut opts = MailOptions::default();
-    opts.file_ids = vec![stored.id.clone()];
-    opts.include_fingerprint = Some(true);
-    opts.self_copy = Some(true);
+    let opts = MailOptions::default()
+        .file_id(stored.id.clone())
+        .include_fingerprint(true)
+        .self_copy(true);
     let receipt = p.send_with(msg, opts).await.unwrap();
     let mail = k.sandbox.outbox().get(&receipt.message_id).unwrap();
     assert_eq!(mail.bcc, ["eve@example.com"]);
@@ -505,8 +505,7 @@ async fn options_map_to_the_service_fields_and_files_go_by_id() {
         .require_login(true)
         .build()
         .unwrap();
-    let mut opts = MailOptions::default();
-    opts.acl = Some(Acl::NoAuth);
+    let opts = MailOptions::default().acl(Acl::NoAuth);
     assert!(
         strict
             .send_with(msg, opts)
@@ -515,4 +514,84 @@ async fn options_map_to_the_service_fields_and_files_go_by_id() {
             .is_invalid_input()
     );
     assert_eq!(k.sandbox.journal().len(), before);
+}
+
+#[tokio::test]
+async fn completion_is_read_from_the_location_header_when_no_entity_comes() {
+    let o = securesend_sandbox::kiteworks::KiteworksOptions {
+        return_entities: false,
+        location_header: securesend_sandbox::kiteworks::LocationHeader::Kiteworks,
+        fingerprint_delay: std::time::Duration::ZERO,
+        ..Default::default()
+    };
+    let k = common::start(
+        o,
+        securesend_sandbox::SandboxOptions::default()
+            .chunk_max(CHUNK)
+            .rate_limit(securesend_sandbox::RateLimitSetting::Off),
+    )
+    .await;
+    let p = k.provider();
+    let data: Vec<u8> = (0..(2 * CHUNK + 5)).map(|i| (i % 241) as u8).collect();
+    let remote = p
+        .upload(
+            UploadRequest::builder(Attachment::from_bytes("loc.bin", data.clone()))
+                .folder("Fresh/Sub")
+                .create_parents(true)
+                .build()
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let stored = k.inspect.file(&remote.id).unwrap();
+    assert_eq!(k.sandbox.store().read(&stored.0).await.unwrap(), data);
+    let receipt = p
+        .send(
+            SecureMessage::builder()
+                .to("ada@example.com")
+                .attach(Attachment::from_bytes("a.txt", "x"))
+                .build()
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let mail = k.sandbox.outbox().get(&receipt.message_id).unwrap();
+    assert_eq!(mail.attachments.len(), 1);
+    assert!(k.inspect.folder_exists("Fresh/Sub"));
+}
+
+#[tokio::test]
+async fn a_refused_chunk_deletes_the_upload_session() {
+    let k = kit().await;
+    let p = k.provider();
+    k.sandbox.faults().add(
+        rule(
+            CHUNK_ROUTE,
+            FaultAction::status(422).with_body(
+                "application/json",
+                r#"{"errors":[{"code":"ERR_ENTITY_RESTRICTED_TYPE","message":"Restricted"}]}"#,
+            ),
+        )
+        .nth(2),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = file(dir.path(), "refused.bin", (3 * CHUNK) as usize);
+    let e = p
+        .upload(
+            UploadRequest::builder(Attachment::from_path(&path))
+                .build()
+                .unwrap(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::PermissionDenied, "{e}");
+    assert_eq!(k.count("DELETE", "/rest/uploads/"), 1);
+    assert_eq!(k.inspect.open_uploads(), 0);
+    let saved = k.dir.path().join("state/uploads");
+    assert_eq!(std::fs::read_dir(saved).map(|d| d.count()).unwrap_or(0), 0);
+    assert_eq!(
+        k.count("POST", "/kwupload1/rest/uploads/"),
+        2,
+        "no chunk after the refusal"
+    );
 }
