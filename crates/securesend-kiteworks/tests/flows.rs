@@ -595,3 +595,31 @@ async fn a_refused_chunk_deletes_the_upload_session() {
         "no chunk after the refusal"
     );
 }
+
+#[tokio::test]
+async fn chunks_can_go_to_rest_uploads_as_the_samples_do() {
+    let k = kit().await;
+    let mut fields = k.fields();
+    fields.insert("chunk_endpoint".into(), "rest".into());
+    let p = k.provider_with(fields);
+    let data: Vec<u8> = (0..(CHUNK + 3)).map(|i| (i % 7) as u8).collect();
+    let remote = p
+        .upload(
+            UploadRequest::builder(Attachment::from_bytes("rest.bin", data.clone()))
+                .build()
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(k.count("POST", "/kwupload1/"), 0);
+    let to_rest = k
+        .sandbox
+        .journal()
+        .snapshot()
+        .iter()
+        .filter(|e| e.method == "POST" && e.path.starts_with("/rest/uploads/"))
+        .count();
+    assert_eq!(to_rest, 2);
+    let stored = k.inspect.file(&remote.id).unwrap();
+    assert_eq!(k.sandbox.store().read(&stored.0).await.unwrap(), data);
+}

@@ -327,6 +327,41 @@ where
     )
 }
 
+/// What a chunk request hands to the task that stores it: the session (kept busy until the
+/// task ends) and the answer options.
+struct Commit {
+    kw: Kw,
+    id: u64,
+    busy: Busy,
+    query: Option<String>,
+}
+
+impl Commit {
+    /// Stores the part and counts it, in a task of its own: once the bytes have arrived, a
+    /// client that goes away cannot leave the store and the session's counters disagreeing.
+    fn spawn<S>(self, d: Declared, store_id: String, part: S) -> tokio::task::JoinHandle<Response>
+    where
+        S: Stream<Item = Result<Bytes, BoxError>> + Send + 'static,
+    {
+        tokio::spawn(async move {
+            let store = self.kw.ctx().store().clone();
+            wait_idle(&store, &store_id).await;
+            let size = d.size;
+            if let Err(e) = store.append(&store_id, exact(part, size), Some(size)).await {
+                return store_error(e);
+            }
+            let response = finish_chunk(&self.kw, self.id, d, self.query.as_deref()).await;
+            drop(self.busy);
+            response
+        })
+    }
+}
+
+async fn joined(task: tokio::task::JoinHandle<Response>) -> Response {
+    task.await
+        .unwrap_or_else(|_| error(500, "ERR_INTERNAL_SERVER_ERROR", "Internal server error"))
+}
+
 /// `POST /rest/uploads/{id}` and `POST /kwupload1/rest/uploads/{id}`: one chunk, multipart or
 /// JSON with base64 content.
 pub(crate) async fn chunk(
@@ -353,124 +388,113 @@ pub(crate) async fn chunk(
         rec.busy = true;
         rec.clone()
     };
-    let _busy = Busy { kw: kw.clone(), id };
+    let commit = Commit {
+        busy: Busy { kw: kw.clone(), id },
+        kw: kw.clone(),
+        id,
+        query: q,
+    };
     let ct = req
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_ascii_lowercase();
-    let stored = if ct.starts_with("multipart/form-data") {
+    if ct.starts_with("multipart/form-data") {
         let multipart = match Multipart::from_request(req, &()).await {
             Ok(m) => m,
             Err(_) => return error(400, "ERR_REQUEST_INVALID_JSON", "Malformed multipart body"),
         };
-        multipart_chunk(&kw, &rec, multipart).await
+        multipart_chunk(&kw, &rec, multipart, commit).await
     } else {
-        json_chunk(&kw, &rec, req).await
-    };
-    let declared = match stored {
-        Ok(d) => d,
-        Err(r) => return r,
-    };
-    finish_chunk(&kw, id, declared, q.as_deref()).await
+        json_chunk(&kw, &rec, req, commit).await
+    }
+}
+
+fn malformed() -> Response {
+    error(400, "ERR_REQUEST_INVALID_JSON", "Malformed multipart body")
 }
 
 async fn multipart_chunk(
     kw: &Kw,
     rec: &UploadRec,
     mut multipart: Multipart,
-) -> Result<Declared, Response> {
+    commit: Commit,
+) -> Response {
     let mut fields = Map::new();
-    let mut result = None;
+    let mut commit = Some(commit);
+    let mut answer = None;
     loop {
         let field = match multipart.next_field().await {
             Ok(Some(f)) => f,
             Ok(None) => break,
-            Err(_) => {
-                return Err(error(
-                    400,
-                    "ERR_REQUEST_INVALID_JSON",
-                    "Malformed multipart body",
-                ));
-            }
+            Err(_) => return malformed(),
         };
         let name = field.name().unwrap_or_default().to_owned();
         if name == "content" {
-            if result.is_some() {
-                return Err(error(422, "ERR_INVALID_PARAMETER", "content given twice"));
-            }
-            let d = declared(kw, rec, &fields)?;
-            // The field borrows the multipart reader; a channel hands its bytes to the store's
-            // writer, which needs a stream of its own.
+            let Some(commit) = commit.take() else {
+                return error(422, "ERR_INVALID_PARAMETER", "content given twice");
+            };
+            let d = match declared(kw, rec, &fields) {
+                Ok(d) => d,
+                Err(r) => return r,
+            };
+            // The field borrows the multipart reader; a channel hands its bytes to the task
+            // that stores them.
             let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, BoxError>>(1);
             let part = futures::stream::unfold(rx, |mut rx| async move {
                 rx.recv().await.map(|item| (item, rx))
             });
+            let task = commit.spawn(d, rec.store_id.clone(), part);
             let mut field = field;
-            let feed = async move {
-                while let Some(item) = field.next().await {
-                    let item = item.map_err(|e| Box::new(e) as BoxError);
-                    let failed = item.is_err();
-                    if tx.send(item).await.is_err() || failed {
-                        break;
-                    }
+            while let Some(item) = field.next().await {
+                let item = item.map_err(|e| Box::new(e) as BoxError);
+                let failed = item.is_err();
+                if tx.send(item).await.is_err() || failed {
+                    break;
                 }
-            };
-            let store = kw.ctx().store().clone();
-            let store_id = rec.store_id.clone();
-            let size = d.size;
-            let (_, appended) = futures::join!(feed, async move {
-                wait_idle(&store, &store_id).await;
-                store.append(&store_id, exact(part, size), Some(size)).await
-            });
-            result = Some(appended.map(|_| d).map_err(store_error));
+            }
+            drop(tx);
+            answer = Some(joined(task).await);
         } else {
-            let text = field
-                .text()
-                .await
-                .map_err(|_| error(400, "ERR_REQUEST_INVALID_JSON", "Malformed multipart body"))?;
+            let Ok(text) = field.text().await else {
+                return malformed();
+            };
             if text.len() > 1024 {
-                return Err(error(422, "ERR_INVALID_PARAMETER", "Field too long"));
+                return error(422, "ERR_INVALID_PARAMETER", "Field too long");
             }
             fields.insert(name, Value::String(text));
         }
     }
-    match result {
-        Some(r) => r,
-        None => Err(error(422, "ERR_INVALID_PARAMETER", "content is required")),
-    }
+    answer.unwrap_or_else(|| error(422, "ERR_INVALID_PARAMETER", "content is required"))
 }
 
-async fn json_chunk(kw: &Kw, rec: &UploadRec, req: Request) -> Result<Declared, Response> {
+async fn json_chunk(kw: &Kw, rec: &UploadRec, req: Request, commit: Commit) -> Response {
     let cap = (kw.chunk_max() as usize).saturating_mul(4) / 3 + 4096;
     let headers = req.headers().clone();
-    let body = axum::body::to_bytes(req.into_body(), cap)
-        .await
-        .map_err(|_| {
-            error(
-                422,
-                "ERR_INVALID_PARAMETER",
-                "The chunk is larger than uploadChunkMax",
-            )
-        })?;
-    let fields = parse_body(&headers, &body)?;
-    let d = declared(kw, rec, &fields)?;
-    let content = fields
-        .get("content")
-        .and_then(Value::as_str)
-        .ok_or_else(|| error(422, "ERR_INVALID_PARAMETER", "content is required"))?;
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(content.trim())
-        .map_err(|_| error(422, "ERR_INVALID_PARAMETER", "content is not base64"))?;
+    let Ok(body) = axum::body::to_bytes(req.into_body(), cap).await else {
+        return error(
+            422,
+            "ERR_INVALID_PARAMETER",
+            "The chunk is larger than uploadChunkMax",
+        );
+    };
+    let fields = match parse_body(&headers, &body) {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let d = match declared(kw, rec, &fields) {
+        Ok(d) => d,
+        Err(r) => return r,
+    };
+    let Some(content) = fields.get("content").and_then(Value::as_str) else {
+        return error(422, "ERR_INVALID_PARAMETER", "content is required");
+    };
+    let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(content.trim()) else {
+        return error(422, "ERR_INVALID_PARAMETER", "content is not base64");
+    };
     let part = futures::stream::iter([Ok::<_, BoxError>(Bytes::from(bytes))]);
-    let store = kw.ctx().store();
-    wait_idle(store, &rec.store_id).await;
-    store
-        .append(&rec.store_id, exact(part, d.size), Some(d.size))
-        .await
-        .map(|_| d)
-        .map_err(store_error)
+    joined(commit.spawn(d, rec.store_id.clone(), part)).await
 }
 
 /// A previous request's part may still be rolling back after its connection dropped.
