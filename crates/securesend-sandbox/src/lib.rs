@@ -93,6 +93,7 @@ mod error;
 pub mod fault;
 pub mod generated;
 pub mod journal;
+pub mod kiteworks;
 pub mod mail;
 mod options;
 pub mod privasfer;

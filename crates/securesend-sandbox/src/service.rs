@@ -359,6 +359,7 @@ impl Registry {
     /// The compiled-in service modules. Each adapter issue adds its module here.
     pub fn builtin() -> Registry {
         Registry::new()
+            .with(crate::kiteworks::KiteworksService::default())
             .with(crate::egroupware::Egroupware::new())
             .with(crate::privasfer::Privasfer)
             .with(crate::tuyu::Tuyu::default())

@@ -4,6 +4,7 @@
 //! | provider key | service | Cargo feature |
 //! |---|---|---|
 //! | `local` | a directory on this machine; the embedded default | `local` |
+//! | `kiteworks` | Kiteworks REST API v28 (OAuth 2: authorization code + PKCE, refresh, signature, password, JWT) | `kiteworks` |
 //! | `egroupware` | EGroupware mail REST API (send, compose window) and WebDAV (upload, download) | `egroupware` |
 //! | `privasfer` | Privasfer download links: downloads with the account PIN, inbox | `privasfer` |
 //! | `tuyu` | Tuyu / FileGenius `file_send` API (HMAC-signed) | `tuyu` |

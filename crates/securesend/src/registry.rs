@@ -59,6 +59,12 @@ pub fn providers() -> Vec<ProviderInfo> {
             "a directory on this machine (the embedded default)"
         ),
         provider!(
+            "kiteworks",
+            "kiteworks",
+            securesend_kiteworks,
+            "Kiteworks (REST API v28)"
+        ),
+        provider!(
             "egroupware",
             "egroupware",
             securesend_egroupware,

@@ -1,0 +1,264 @@
+//! Wire types of the Kiteworks REST API (v28) and its OAuth token endpoint.
+//!
+//! Only the fields this client reads are declared; everything else the service sends is
+//! ignored. Ids are UUID strings on current servers and integers on old ones (upload ids are
+//! always integers), so every id is read as either and kept as a string.
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// Reads a string or an integer as a string.
+fn id<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    match serde_json::Value::deserialize(d)? {
+        serde_json::Value::String(s) => Ok(s),
+        serde_json::Value::Number(n) => Ok(n.to_string()),
+        _ => Err(serde::de::Error::custom("expected a string or number id")),
+    }
+}
+
+fn opt_id<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    match Option::<serde_json::Value>::deserialize(d)? {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::String(s)) => Ok(Some(s)),
+        Some(serde_json::Value::Number(n)) => Ok(Some(n.to_string())),
+        Some(_) => Err(serde::de::Error::custom("expected a string or number id")),
+    }
+}
+
+/// Reads a number that may arrive as a string (`"360000"`), as the token endpoint of old
+/// servers sends `expires_in`.
+fn loose_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    match Option::<serde_json::Value>::deserialize(d)? {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::Number(n)) => n
+            .as_u64()
+            .map(Some)
+            .ok_or_else(|| serde::de::Error::custom("expected a non-negative integer")),
+        Some(serde_json::Value::String(s)) => s
+            .trim()
+            .parse()
+            .map(Some)
+            .map_err(|_| serde::de::Error::custom("expected an integer")),
+        Some(_) => Err(serde::de::Error::custom("expected an integer")),
+    }
+}
+
+/// Reads `true`/`false`, `1`/`0` or their string forms.
+fn loose_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+    Ok(match Option::<serde_json::Value>::deserialize(d)? {
+        Some(serde_json::Value::Bool(b)) => Some(b),
+        Some(serde_json::Value::Number(n)) => Some(n.as_u64() != Some(0)),
+        Some(serde_json::Value::String(s)) => match s.to_ascii_lowercase().as_str() {
+            "true" | "1" => Some(true),
+            "false" | "0" => Some(false),
+            _ => None,
+        },
+        _ => None,
+    })
+}
+
+/// `POST /oauth/token` success.
+#[derive(Deserialize)]
+pub(crate) struct TokenResponse {
+    pub access_token: String,
+    #[serde(default, deserialize_with = "loose_u64")]
+    pub expires_in: Option<u64>,
+    #[serde(default)]
+    pub token_type: Option<String>,
+    #[serde(default)]
+    pub refresh_token: Option<String>,
+}
+
+/// `GET /rest/users/me`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Me {
+    #[serde(deserialize_with = "id")]
+    pub id: String,
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default, deserialize_with = "opt_id")]
+    pub mydir_id: Option<String>,
+}
+
+/// `GET /rest/uploads/config`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct UploadConfig {
+    #[serde(default, deserialize_with = "loose_u64")]
+    pub upload_chunk_max: Option<u64>,
+}
+
+/// An upload session (`initiateUpload`, intermediate chunks, `GET /rest/uploads/{id}`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Upload {
+    #[serde(deserialize_with = "id")]
+    pub id: String,
+    #[serde(default)]
+    pub uri: Option<String>,
+    #[serde(default, deserialize_with = "loose_u64")]
+    pub total_size: Option<u64>,
+    #[serde(default, deserialize_with = "loose_u64")]
+    pub total_chunks: Option<u64>,
+    #[serde(default, deserialize_with = "loose_u64")]
+    pub uploaded_chunks: Option<u64>,
+}
+
+/// The body of `initiateUpload`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct InitiateUpload<'a> {
+    pub filename: &'a str,
+    pub total_size: u64,
+    pub total_chunks: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_modified: Option<String>,
+}
+
+/// One of a file's fingerprints.
+#[derive(Clone, Debug, Deserialize)]
+pub(crate) struct Fingerprint {
+    #[serde(default)]
+    pub algo: Option<String>,
+    #[serde(default)]
+    pub hash: Option<String>,
+}
+
+/// A file (`GET /rest/files/{id}`, the last chunk's entity, search results).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct File {
+    #[serde(deserialize_with = "id")]
+    pub id: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default, deserialize_with = "loose_u64")]
+    pub size: Option<u64>,
+    #[serde(default)]
+    pub mime: Option<String>,
+    /// Legacy MD5, or `"Generating..."` while the service computes it.
+    #[serde(default)]
+    pub fingerprint: Option<String>,
+    #[serde(default)]
+    pub fingerprints: Option<Vec<Fingerprint>>,
+    #[serde(default, deserialize_with = "loose_bool")]
+    pub deleted: Option<bool>,
+}
+
+/// A folder.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Folder {
+    #[serde(deserialize_with = "id")]
+    pub id: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub path: Option<String>,
+    #[serde(default, deserialize_with = "loose_bool")]
+    pub deleted: Option<bool>,
+}
+
+/// `GET /rest/search`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct Search {
+    #[serde(default)]
+    pub folders: Vec<Folder>,
+}
+
+/// A list with `{data, metadata}` (or, as some documentation shows, a bare array).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub(crate) enum Listing<T> {
+    Enveloped { data: Vec<T> },
+    Bare(Vec<T>),
+}
+
+impl<T> Listing<T> {
+    pub fn into_vec(self) -> Vec<T> {
+        match self {
+            Listing::Enveloped { data } => data,
+            Listing::Bare(v) => v,
+        }
+    }
+}
+
+/// The body of `POST /rest/folders/{parent}/folders`.
+#[derive(Serialize)]
+pub(crate) struct CreateFolder<'a> {
+    pub name: &'a str,
+}
+
+/// A mail recipient.
+#[derive(Clone, Debug, Deserialize)]
+pub(crate) struct Recipient {
+    #[serde(default)]
+    pub email: Option<String>,
+}
+
+/// A mail (`POST`/`PUT …/sendFile`, `GET /rest/mail/{id}`).
+#[derive(Clone, Debug, Deserialize)]
+pub(crate) struct Mail {
+    #[serde(deserialize_with = "id")]
+    pub id: String,
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub recipients: Option<Vec<Recipient>>,
+}
+
+/// The body of `POST /rest/mail/actions/sendFile` and `PUT /rest/mail/{id}/actions/sendFile`.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct SendMail {
+    pub to: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cc: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub bcc: Vec<String>,
+    /// Always present, possibly empty: some servers require the key.
+    pub files: Vec<String>,
+    pub subject: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+    pub draft: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uploading: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expire: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub acl: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secure_body: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub self_copy: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub include_fingerprint: Option<bool>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub return_receipts: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_and_numbers_in_either_form() {
+        let u: Upload = serde_json::from_str(
+            r#"{"id":7890,"uri":"dacfs_upload1/rest/uploads/7890","totalSize":"10","uploadedChunks":2}"#,
+        )
+        .unwrap();
+        assert_eq!(u.id, "7890");
+        assert_eq!((u.total_size, u.uploaded_chunks), (Some(10), Some(2)));
+        let t: TokenResponse =
+            serde_json::from_str(r#"{"access_token":"a","expires_in":"360000"}"#).unwrap();
+        assert_eq!(t.expires_in, Some(360_000));
+        let l: Listing<Folder> = serde_json::from_str(r#"[{"id":"a"}]"#).unwrap();
+        assert_eq!(l.into_vec().len(), 1);
+        let l: Listing<Folder> =
+            serde_json::from_str(r#"{"data":[{"id":1,"name":"x"}],"metadata":{}}"#).unwrap();
+        assert_eq!(l.into_vec()[0].id, "1");
+    }
+}

@@ -1,0 +1,314 @@
+//! The `kiteworks` provider: Kiteworks (formerly Accellion) REST API, version 28.
+//!
+//! | role | Kiteworks calls |
+//! |---|---|
+//! | send | `POST /rest/mail/actions/sendFile` (draft) → per file `POST /rest/mail/{id}/actions/initiateUpload` + chunks → `PUT /rest/mail/{id}/actions/sendFile`; a failure before the send deletes the draft (`DELETE /rest/mail/{id}`) |
+//! | upload | `GET /rest/search?path=` (and `POST /rest/folders/{id}/folders` for missing folders) → `POST /rest/folders/{id}/actions/initiateUpload` → chunks → `GET /rest/files/{id}` for the fingerprints |
+//! | download | `GET /rest/files/{id}` → `GET /rest/files/{id}/content`, resumed with `Range` |
+//! | login | authorization code with PKCE on a loopback redirect; the other grants sign in without a browser |
+//!
+//! What maps to what in a message:
+//!
+//! | securesend | Kiteworks |
+//! |---|---|
+//! | to / cc / bcc | `to` / `cc` / `bcc` |
+//! | subject, text body | `subject`, `body` |
+//! | attachments | files uploaded to the draft, their ids in `files` |
+//! | files already on the service | [`MailOptions::file_ids`] → `files` |
+//! | expiry | `expire` (a date) |
+//! | require login | `acl = verify_recipient` (unless the profile's `acl` already requires sign-in) |
+//! | download receipt | `returnReceipts` = the account's own address |
+//! | link delivery | how Kiteworks always delivers (recipients get a secure link) |
+//! | profile `acl`, `secure_body`, `self_copy`, `include_fingerprint` | `acl`, `secureBody`, `selfCopy`, `includeFingerprint` ([`MailOptions`] per message) |
+//!
+//! Not offered by the service, refused before any request: a chosen sender, reply-to, an HTML
+//! body, attach delivery (files travel as links), a file password, priority.
+//!
+//! Chunks go strictly in order (`compressionMode=NORMAL`, sizes and `index` in each part), at
+//! most the smaller of `max_chunk_size` and the service's `uploadChunkMax`; two chunks of a file
+//! are in memory at most. An interrupted upload continues from the service's `uploadedChunks`:
+//! within the run after a dropped connection, and in a later run with
+//! [`UploadRequest::resume`](securesend_core::UploadRequest::resume) (the session is kept on
+//! disk beside the token). SHA-256, SHA3-256 and MD5 are computed while streaming; the latter
+//! two are compared with the service's fingerprints once it has computed them.
+//!
+//! ```no_run
+//! use securesend_core::config::{ProfileConfig, Table};
+//! use securesend_core::{Attachment, SecureMessage};
+//!
+//! # #[tokio::main] async fn main() -> securesend_core::Result<()> {
+//! let mut fields = Table::new();
+//! fields.insert("base_url".into(), "https://files.example.com".into());
+//! fields.insert("client_id".into(), "a1b2c3".into());
+//! fields.insert("client_secret".into(), toml::toml! { env = "KW_CLIENT_SECRET" }.into());
+//! fields.insert("grant".into(), "password".into());
+//! fields.insert("username".into(), "me@example.com".into());
+//! fields.insert("password".into(), toml::toml! { env = "KW_PASSWORD" }.into());
+//! let provider = securesend_kiteworks::connect(&ProfileConfig::new("work", "kiteworks", fields, "."))?;
+//! let receipt = provider
+//!     .send(
+//!         SecureMessage::builder()
+//!             .to("ada@example.com")
+//!             .subject("Contract")
+//!             .attach(Attachment::from_path("contract.pdf"))
+//!             .build()?,
+//!     )
+//!     .await?;
+//! println!("sent {}", receipt.message_id);
+//! # Ok(()) }
+//! ```
+#![deny(missing_docs)]
+
+mod api;
+mod auth;
+mod client;
+mod config;
+mod download;
+mod error;
+mod folders;
+mod login;
+mod resume;
+mod send;
+mod token_store;
+mod upload;
+
+use std::sync::Arc;
+
+use securesend_core::config::ProfileConfig;
+use securesend_core::http::{HttpClient, RetryHook, TokenCache};
+use securesend_core::{
+    Capabilities, Diagnostics, Download, DownloadRequest, Downloader, Login, LoginPrompt, Provider,
+    RemoteFile, Result, SecureMailer, SecureMessage, SendReceipt, UploadRequest, Uploader,
+    async_trait,
+};
+
+pub use auth::signature_code;
+pub use config::{
+    Acl, ChunkEndpoint, DEFAULT_API_VERSION, DEFAULT_MAX_CHUNK_SIZE, Grant, JwtAlgorithm,
+    KiteworksConfig, TimestampUnit,
+};
+pub use send::MailOptions;
+
+use crate::auth::OAuth;
+use crate::client::Api;
+use crate::config::Settings;
+use crate::resume::ResumeBook;
+use crate::token_store::{StateDir, TokenStore};
+
+/// The provider key.
+pub const PROVIDER: &str = "kiteworks";
+
+/// What Kiteworks can do (before a profile narrows the chunk size).
+pub fn capabilities() -> Capabilities {
+    let mut c = Capabilities::default();
+    c.send = true;
+    c.upload = true;
+    c.download = true;
+    c.login = true;
+    c.cc = true;
+    c.bcc = true;
+    c.attachments = true;
+    c.link_delivery = true;
+    c.expiry = true;
+    c.download_receipt = true;
+    c.require_login = true;
+    c.empty_files = true;
+    c.max_chunk_size = Some(DEFAULT_MAX_CHUNK_SIZE);
+    c.resumable_upload = true;
+    c.resumable_download = true;
+    c.upload_to_folder = true;
+    c.create_folders = true;
+    c.overwrite = true;
+    c
+}
+
+/// The Kiteworks provider of one profile. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct KiteworksProvider {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Inner {
+    pub(crate) api: Api,
+    pub(crate) oauth: Arc<OAuth>,
+    pub(crate) settings: Arc<Settings>,
+    pub(crate) capabilities: Capabilities,
+    pub(crate) me: tokio::sync::OnceCell<api::Me>,
+    pub(crate) chunk_max: tokio::sync::OnceCell<u64>,
+    pub(crate) book: Option<ResumeBook>,
+}
+
+/// Lets the token cache own a shared handle on the OAuth client (login uses it too).
+struct SharedSource(Arc<OAuth>);
+
+#[async_trait]
+impl securesend_core::http::TokenSource for SharedSource {
+    async fn fetch(
+        &self,
+        current: Option<&securesend_core::http::Token>,
+    ) -> Result<securesend_core::http::Token> {
+        self.0.fetch(current).await
+    }
+}
+
+impl KiteworksProvider {
+    /// Builds the provider of a profile: checks every field and resolves the secrets. No
+    /// request is made until the first operation.
+    pub fn from_profile(profile: &ProfileConfig) -> Result<KiteworksProvider> {
+        let config = KiteworksConfig::from_profile(profile)?;
+        let settings = Arc::new(config.resolve(profile)?);
+        let codes = settings.rate_limit_codes.clone();
+        let http = HttpClient::new(PROVIDER, &settings.http, &settings.base_dir)?.with_retry_hook(
+            RetryHook::new([403], move |a| {
+                error::is_rate_limit_answer(a.status, a.body, &codes)
+            }),
+        );
+        let state = settings.state_dir.clone().map(StateDir::new);
+        let user = match &settings.credentials {
+            config::Credentials::Password { username, .. } => username.clone(),
+            config::Credentials::Signature { user, .. } | config::Credentials::Jwt { user, .. } => {
+                user.clone()
+            }
+            _ => String::new(),
+        };
+        let store = state.clone().filter(|_| settings.token_cache).map(|dir| {
+            TokenStore::new(
+                dir,
+                &[
+                    settings.base.as_str(),
+                    &settings.client_id,
+                    settings.grant.as_str(),
+                    &user,
+                ],
+            )
+        });
+        let oauth = Arc::new(OAuth::new(http.clone(), settings.clone(), store)?);
+        let mut tokens = TokenCache::new(SharedSource(oauth.clone()));
+        if let Some(t) = oauth.restored() {
+            tokens = tokens.with_token(t);
+        }
+        let mut capabilities = capabilities();
+        capabilities.max_chunk_size = Some(settings.max_chunk_size);
+        let book = state
+            .map(|dir| ResumeBook::new(dir, &[settings.base.as_str(), &settings.client_id, &user]));
+        Ok(KiteworksProvider {
+            inner: Arc::new(Inner {
+                api: Api {
+                    http,
+                    tokens: Arc::new(tokens),
+                    settings: settings.clone(),
+                },
+                oauth,
+                settings,
+                capabilities,
+                me: tokio::sync::OnceCell::new(),
+                chunk_max: tokio::sync::OnceCell::new(),
+                book,
+            }),
+        })
+    }
+
+    /// Its capabilities.
+    pub fn capabilities(&self) -> &Capabilities {
+        &self.inner.capabilities
+    }
+
+    /// Sends `message` with Kiteworks-specific options: the access level, secure body, a
+    /// copy to the sender, fingerprints in the notification, and files already on the service
+    /// (by id) next to the attachments.
+    pub async fn send_with(
+        &self,
+        message: SecureMessage,
+        options: MailOptions,
+    ) -> Result<SendReceipt> {
+        self.inner.capabilities.check_message(PROVIDER, &message)?;
+        self.inner.send_message(message, options).await
+    }
+
+    /// Wraps the provider in a [`Provider`] handle with every role.
+    pub fn into_provider(self) -> Provider {
+        let caps = self.inner.capabilities.clone();
+        let me = Arc::new(self);
+        Provider::new(PROVIDER, caps)
+            .with_mailer(me.clone())
+            .with_uploader(me.clone())
+            .with_downloader(me.clone())
+            .with_login(me.clone())
+            .with_diagnostics(me)
+    }
+}
+
+/// Connects the `kiteworks` provider of a profile.
+pub fn connect(profile: &ProfileConfig) -> Result<Provider> {
+    Ok(KiteworksProvider::from_profile(profile)?.into_provider())
+}
+
+#[async_trait]
+impl SecureMailer for KiteworksProvider {
+    async fn send(&self, message: SecureMessage) -> Result<SendReceipt> {
+        self.send_with(message, MailOptions::default()).await
+    }
+}
+
+#[async_trait]
+impl Uploader for KiteworksProvider {
+    async fn upload(&self, request: UploadRequest) -> Result<RemoteFile> {
+        self.inner.capabilities.check_upload(PROVIDER, &request)?;
+        self.inner.upload_request(request).await
+    }
+}
+
+#[async_trait]
+impl Downloader for KiteworksProvider {
+    async fn download(&self, request: DownloadRequest) -> Result<Download> {
+        self.inner.capabilities.check_download(PROVIDER, &request)?;
+        self.inner.download_file(request).await
+    }
+}
+
+#[async_trait]
+impl Login for KiteworksProvider {
+    async fn login(&self, prompt: &dyn LoginPrompt) -> Result<String> {
+        self.inner.login(prompt).await
+    }
+}
+
+#[async_trait]
+impl Diagnostics for KiteworksProvider {
+    async fn reach(&self) -> Result<String> {
+        let api = &self.inner.api;
+        let url = api.rest(&["users", "me"]);
+        let resp = api
+            .http
+            .send(
+                securesend_core::http::Call::api(securesend_core::http::Repeat::Safe),
+                |c| {
+                    c.get(url.clone())
+                        .header(client::VERSION_HEADER, &self.inner.settings.api_version)
+                },
+            )
+            .await?;
+        Ok(format!(
+            "{} answered HTTP {} to an unauthenticated call (401 is expected)",
+            self.inner.settings.base,
+            resp.status().as_u16()
+        ))
+    }
+
+    async fn authenticate(&self) -> Result<String> {
+        let me = self.inner.api.me().await?;
+        Ok(format!(
+            "signed in as {} (grant {})",
+            me.email.as_deref().or(me.name.as_deref()).unwrap_or(&me.id),
+            self.inner.settings.grant.as_str()
+        ))
+    }
+}
+
+impl Inner {
+    /// The signed-in user, asked once per provider instance.
+    pub(crate) async fn me(&self) -> Result<&api::Me> {
+        self.me.get_or_try_init(|| self.api.me()).await
+    }
+}

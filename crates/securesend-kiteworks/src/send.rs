@@ -1,0 +1,364 @@
+//! Sending a message: draft → attachments → send.
+//!
+//! 1. `POST /rest/mail/actions/sendFile` with `draft = true` creates the draft.
+//! 2. Each attachment is uploaded onto it (`POST /rest/mail/{id}/actions/initiateUpload` and
+//!    chunks), several files at once up to `attachment_concurrency`, each file's chunks in order.
+//! 3. `PUT /rest/mail/{id}/actions/sendFile` with every file id sends it (200).
+//!
+//! Anything failing before step 3 deletes the draft. Step 3 is never repeated blindly: when its
+//! outcome is unknown (the connection broke, the service failed), `GET /rest/mail/{id}` says
+//! whether the message left; only a message still a draft is sent again.
+
+use futures::{StreamExt, TryStreamExt};
+use time::OffsetDateTime;
+
+use securesend_core::chunk::ChunkPlan;
+use securesend_core::{
+    CheckedFile, Error, ErrorKind, Progress, RemoteFile, Result, SecureMessage, SendReceipt,
+    SendStatus,
+};
+
+use crate::api::{Mail, SendMail};
+use crate::client::{UploadTarget, valid_id};
+use crate::config::Acl;
+use crate::upload::{Outgoing, Session, service_checksums};
+use crate::{Inner, PROVIDER};
+
+/// Kiteworks options of one message, beyond what [`SecureMessage`] carries. Unset fields take
+/// the profile's values (`acl`, `secure_body`, `self_copy`, `include_fingerprint`).
+///
+/// ```
+/// use securesend_kiteworks::{Acl, MailOptions};
+/// let opts = MailOptions::default()
+///     .acl(Acl::Internal)
+///     .include_fingerprint(true)
+///     .file_id("2b6a0c4e-0d9b-4d6e-9b7e-1f2a3b4c5d6e");
+/// assert_eq!(opts.acl.map(|a| a.as_str()), Some("internal"));
+/// assert_eq!(opts.file_ids.len(), 1);
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct MailOptions {
+    /// Who may open the files.
+    pub acl: Option<Acl>,
+    /// Hide the body from the notification e-mail.
+    pub secure_body: Option<bool>,
+    /// Send the sender a copy.
+    pub self_copy: Option<bool>,
+    /// Put each file's fingerprint into the notification.
+    pub include_fingerprint: Option<bool>,
+    /// Files already on the service to send along, by id.
+    pub file_ids: Vec<String>,
+}
+
+impl MailOptions {
+    /// Sets who may open the files.
+    pub fn acl(mut self, acl: Acl) -> Self {
+        self.acl = Some(acl);
+        self
+    }
+    /// Hides the body from the notification e-mail, or shows it.
+    pub fn secure_body(mut self, on: bool) -> Self {
+        self.secure_body = Some(on);
+        self
+    }
+    /// Sends the sender a copy, or not.
+    pub fn self_copy(mut self, on: bool) -> Self {
+        self.self_copy = Some(on);
+        self
+    }
+    /// Puts each file's fingerprint into the notification, or not.
+    pub fn include_fingerprint(mut self, on: bool) -> Self {
+        self.include_fingerprint = Some(on);
+        self
+    }
+    /// Sends a file already on the service along, by its id.
+    pub fn file_id(mut self, id: impl Into<String>) -> Self {
+        self.file_ids.push(id.into());
+        self
+    }
+}
+
+fn fail(kind: ErrorKind, message: impl Into<String>) -> Error {
+    Error::new(kind, message.into())
+        .with_provider(PROVIDER)
+        .with_operation("send")
+}
+
+/// Where a message stands by the service's status.
+fn status_of(mail: &Mail) -> Option<SendStatus> {
+    match mail
+        .status
+        .as_deref()
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        Some("sent" | "self_send") => Some(SendStatus::Sent),
+        Some("queued" | "pending_review") => Some(SendStatus::Queued),
+        _ => None,
+    }
+}
+
+impl Inner {
+    /// The request bodies (draft and send), built and checked before anything is sent.
+    async fn mail_body(&self, msg: &SecureMessage, opts: &MailOptions) -> Result<SendMail> {
+        let s = &self.settings;
+        let o = msg.options();
+        let mut acl = opts.acl.or(s.acl);
+        if o.require_login {
+            match acl {
+                Some(Acl::NoAuth) => {
+                    return Err(Error::invalid_input(
+                        "require-login contradicts acl = no_auth; drop one of them",
+                    )
+                    .with_provider(PROVIDER)
+                    .with_operation("send"));
+                }
+                None => acl = Some(Acl::VerifyRecipient),
+                Some(_) => {}
+            }
+        }
+        let secure_body = opts.secure_body.or(s.secure_body);
+        if secure_body == Some(true) && acl == Some(Acl::NoAuth) {
+            return Err(Error::invalid_input(
+                "a secure body needs recipients to sign in, but acl = no_auth; drop one of them",
+            )
+            .with_provider(PROVIDER)
+            .with_operation("send"));
+        }
+        for id in &opts.file_ids {
+            if !valid_id(id) {
+                let shown: String = id.escape_debug().take(60).collect();
+                return Err(Error::invalid_input(format!(
+                    "file id \"{shown}\" is not a Kiteworks id"
+                ))
+                .with_provider(PROVIDER)
+                .with_operation("send"));
+            }
+        }
+        let expire = o.expires.map(|e| {
+            let date = e.date_from(OffsetDateTime::now_utc().date());
+            format!(
+                "{:04}-{:02}-{:02}",
+                date.year(),
+                u8::from(date.month()),
+                date.day()
+            )
+        });
+        let return_receipts = if o.download_receipt {
+            let me = self.me().await?;
+            match &me.email {
+                Some(e) => vec![e.clone()],
+                None => {
+                    return Err(fail(
+                        ErrorKind::Protocol,
+                        "the service did not say the account's address, needed for download receipts",
+                    ));
+                }
+            }
+        } else {
+            Vec::new()
+        };
+        let addr = |list: &[securesend_core::Address]| -> Vec<String> {
+            list.iter().map(|a| a.email().to_owned()).collect()
+        };
+        Ok(SendMail {
+            to: addr(msg.to()),
+            cc: addr(msg.cc()),
+            bcc: addr(msg.bcc()),
+            files: opts.file_ids.clone(),
+            subject: msg.subject().to_owned(),
+            body: msg.text().map(str::to_owned),
+            draft: true,
+            uploading: None,
+            expire,
+            acl: acl.map(Acl::as_str),
+            secure_body,
+            self_copy: opts.self_copy.or(s.self_copy),
+            include_fingerprint: opts.include_fingerprint.or(s.include_fingerprint),
+            return_receipts,
+        })
+    }
+
+    pub(crate) async fn send_message(
+        &self,
+        msg: SecureMessage,
+        opts: MailOptions,
+    ) -> Result<SendReceipt> {
+        let mut body = self.mail_body(&msg, &opts).await?;
+        // Files sent by id must exist before anything is created.
+        let mut by_id = Vec::new();
+        for id in &opts.file_ids {
+            let f = self.api.file(id).await?;
+            let mut r = RemoteFile::new(PROVIDER, f.id.clone(), f.name.clone().unwrap_or_default())
+                .with_checksums(service_checksums(&f));
+            if let Some(size) = f.size {
+                r = r.with_size(size);
+            }
+            by_id.push(r);
+        }
+        let chunk = if msg.attachments().is_empty() {
+            0
+        } else {
+            self.chunk_size().await?
+        };
+        let draft = self.api.create_draft(&body).await?;
+        let uploaded = match self.attach_all(&draft, &msg, chunk).await {
+            Ok(files) => files,
+            Err(e) => {
+                self.discard_draft(&draft).await;
+                return Err(e);
+            }
+        };
+        body.files.extend(uploaded.iter().map(|f| f.id.clone()));
+        body.draft = false;
+        body.uploading = Some(false);
+        let mut attachments = by_id;
+        attachments.extend(uploaded);
+        let mail = self.deliver(&draft, &body).await?;
+        let status = status_of(&mail).unwrap_or(SendStatus::Sent);
+        let mut recipients: Vec<String> = mail
+            .recipients
+            .iter()
+            .flatten()
+            .filter_map(|r| r.email.clone())
+            .collect();
+        if recipients.is_empty() {
+            recipients = msg.recipients().map(|a| a.email().to_owned()).collect();
+        }
+        let mut receipt = SendReceipt::new(PROVIDER, draft, status)
+            .with_recipients(recipients)
+            .with_attachments(attachments);
+        if mail.status.as_deref() == Some("pending_review") {
+            receipt = receipt.with_warning("the service holds the message for review");
+        }
+        Ok(receipt)
+    }
+
+    /// Uploads every attachment onto the draft, `attachment_concurrency` at a time.
+    async fn attach_all(
+        &self,
+        draft: &str,
+        msg: &SecureMessage,
+        chunk: u64,
+    ) -> Result<Vec<RemoteFile>> {
+        let target = UploadTarget::Mail(draft.to_owned());
+        // Futures made up front (they start when polled): `buffered` then runs at most
+        // `attachment_concurrency` of them at once, in order.
+        let uploads: Vec<_> = msg
+            .attachments()
+            .iter()
+            .enumerate()
+            .map(|(index, file)| self.attach_one(&target, file, index, msg.progress(), chunk))
+            .collect();
+        futures::stream::iter(uploads)
+            .buffered(self.settings.attachment_concurrency)
+            .try_collect()
+            .await
+    }
+
+    async fn attach_one(
+        &self,
+        target: &UploadTarget,
+        file: &CheckedFile,
+        index: usize,
+        progress: Option<&Progress>,
+        chunk: u64,
+    ) -> Result<RemoteFile> {
+        let plan = ChunkPlan::new(file.size, chunk)?;
+        let upload = self.start_session(target, file, plan).await?;
+        let out = Outgoing {
+            file,
+            index,
+            progress,
+        };
+        let session = Session {
+            upload,
+            first_chunk: 0,
+        };
+        let done = self.send_chunks(target, &out, plan, &session).await?;
+        Ok(self.remote_file(&done, file, None))
+    }
+
+    /// Sends the draft. After an ambiguous failure the service's state decides: a message that
+    /// left is a success, a draft is sent again (a bounded number of times), and a message whose
+    /// state cannot be learnt is reported with its id and never deleted.
+    async fn deliver(&self, draft: &str, body: &SendMail) -> Result<Mail> {
+        let max_attempts = self.settings.http.max_attempts.max(1);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let failure = match self.api.send_draft(draft, body).await {
+                Ok(Some(mail)) => return Ok(mail),
+                Ok(None) => {
+                    return self.api.mail(draft).await.or_else(|_| {
+                        Ok(Mail {
+                            id: draft.to_owned(),
+                            status: None,
+                            recipients: None,
+                        })
+                    });
+                }
+                Err(e) => e,
+            };
+            let ambiguous = failure.outcome_unknown()
+                || failure.is_unavailable()
+                || failure.is_timeout()
+                || failure.is_rate_limited();
+            if !ambiguous {
+                // The service refused the send: the message is still a draft.
+                self.discard_draft(draft).await;
+                return Err(failure);
+            }
+            let state = match self.api.mail(draft).await {
+                Ok(m) => m,
+                Err(e) => {
+                    tracing::warn!(provider = PROVIDER, error = %e, "cannot learn whether message {draft} was sent");
+                    return Err(fail(
+                        failure.kind(),
+                        format!(
+                            "the send of message {draft} may or may not have happened and the service could not be asked; look for it before sending again"
+                        ),
+                    )
+                    .with_outcome_unknown());
+                }
+            };
+            if status_of(&state).is_some() {
+                tracing::debug!(
+                    provider = PROVIDER,
+                    "the send went through although its answer was lost"
+                );
+                return Ok(state);
+            }
+            let is_draft = state
+                .status
+                .as_deref()
+                .is_none_or(|s| s.eq_ignore_ascii_case("draft"));
+            if !is_draft {
+                return Err(fail(
+                    ErrorKind::Protocol,
+                    format!(
+                        "message {draft} is in state {:?} after the send",
+                        state
+                            .status
+                            .as_deref()
+                            .map(securesend_core::clean_service_text)
+                    ),
+                ));
+            }
+            if attempt >= max_attempts {
+                self.discard_draft(draft).await;
+                return Err(failure);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(250u64 << attempt.min(6))).await;
+        }
+    }
+
+    /// Deletes a draft after a failure; the service refuses to delete a sent message, so this
+    /// can never withdraw one.
+    pub(crate) async fn discard_draft(&self, draft: &str) {
+        if let Err(e) = self.api.delete_mail(draft).await {
+            tracing::warn!(provider = PROVIDER, error = %e, "could not delete draft {draft}");
+        }
+    }
+}
