@@ -177,6 +177,73 @@ impl Api {
         Ok(l.into_vec())
     }
 
+    /// One page of a list: `offset`/`limit` in name order, deleted entries left out.
+    async fn page<T: DeserializeOwned>(
+        &self,
+        operation: &'static str,
+        url: Url,
+        offset: u64,
+        limit: u64,
+    ) -> Result<Vec<T>> {
+        let (offset, limit) = (offset.to_string(), limit.to_string());
+        let l: Listing<T> = self
+            .get_json(
+                operation,
+                url,
+                &[
+                    ("offset", offset.as_str()),
+                    ("limit", limit.as_str()),
+                    ("orderBy", "name:asc"),
+                    ("deleted", "false"),
+                ],
+            )
+            .await?;
+        Ok(l.into_vec())
+    }
+
+    /// `GET /rest/folders/top?offset&limit`.
+    pub(crate) async fn top_folders(&self, offset: u64, limit: u64) -> Result<Vec<Folder>> {
+        self.page(
+            "list folders",
+            self.rest(&["folders", "top"]),
+            offset,
+            limit,
+        )
+        .await
+    }
+
+    /// `GET /rest/folders/{id}/folders?offset&limit`.
+    pub(crate) async fn folder_children(
+        &self,
+        id: &str,
+        offset: u64,
+        limit: u64,
+    ) -> Result<Vec<Folder>> {
+        self.page(
+            "list folders",
+            self.rest(&["folders", id, "folders"]),
+            offset,
+            limit,
+        )
+        .await
+    }
+
+    /// `GET /rest/folders/{id}/files?offset&limit`.
+    pub(crate) async fn folder_files(
+        &self,
+        id: &str,
+        offset: u64,
+        limit: u64,
+    ) -> Result<Vec<File>> {
+        self.page(
+            "list files",
+            self.rest(&["folders", id, "files"]),
+            offset,
+            limit,
+        )
+        .await
+    }
+
     /// `POST /rest/folders/{parent}/folders?returnEntity=true` (`0` = top level).
     pub(crate) async fn create_folder(&self, parent: &str, name: &str) -> Result<String> {
         let url = self.rest(&["folders", parent, "folders"]);

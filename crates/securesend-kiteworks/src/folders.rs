@@ -10,7 +10,7 @@ use crate::api::Folder;
 use crate::{Inner, PROVIDER};
 
 /// The parent id that means "top level" when creating a folder.
-const TOP_LEVEL: &str = "0";
+pub(crate) const TOP_LEVEL: &str = "0";
 
 fn usable<'a>(found: &'a [Folder], path: &str) -> Option<&'a Folder> {
     let last = path.rsplit('/').next().unwrap_or(path);

@@ -6,6 +6,7 @@
 //! | upload | `GET /rest/search?path=` (and `POST /rest/folders/{id}/folders` for missing folders) → `POST /rest/folders/{id}/actions/initiateUpload` → chunks → `GET /rest/files/{id}` for the fingerprints |
 //! | download | `GET /rest/files/{id}` → `GET /rest/files/{id}/content`, resumed with `Range` |
 //! | login | authorization code with PKCE on a loopback redirect; the other grants sign in without a browser |
+//! | browse | `GET /rest/folders/top`, `/rest/folders/{id}/folders` and `/files` paged with `offset`/`limit`; `POST /rest/folders/{parent}/folders` (see [`Browser`](securesend_core::Browser)) |
 //!
 //! What maps to what in a message:
 //!
@@ -61,6 +62,7 @@
 
 mod api;
 mod auth;
+mod browse;
 mod client;
 mod config;
 mod download;
@@ -118,6 +120,7 @@ pub fn capabilities() -> Capabilities {
     c.resumable_download = true;
     c.upload_to_folder = true;
     c.create_folders = true;
+    c.browse = true;
     c.overwrite = true;
     c
 }
@@ -235,6 +238,7 @@ impl KiteworksProvider {
             .with_uploader(me.clone())
             .with_downloader(me.clone())
             .with_login(me.clone())
+            .with_browser(me.clone())
             .with_diagnostics(me)
     }
 }

@@ -111,11 +111,67 @@ pub(crate) async fn me(State(kw): State<Kw>) -> Response {
     )
 }
 
-fn listing(items: Vec<Value>) -> Response {
+/// The page a list call asks for: `offset` and `limit` (no limit: everything, as the service
+/// does), and the order (`orderBy=name:asc` by default; `name:desc` too).
+struct Paging {
+    offset: usize,
+    limit: Option<usize>,
+    descending: bool,
+}
+
+impl Paging {
+    fn from_query(q: Option<&str>) -> Result<Paging, Response> {
+        let number = |key: &str| -> Result<Option<usize>, Response> {
+            match query_value(q, key) {
+                None => Ok(None),
+                Some(v) => v.parse::<usize>().map(Some).map_err(|_| {
+                    error(
+                        422,
+                        "ERR_INPUT_INVALID_FORMAT",
+                        &format!("{key} must be a non-negative integer"),
+                    )
+                }),
+            }
+        };
+        let descending = match query_value(q, "orderBy").as_deref() {
+            None | Some("name:asc") | Some("name") => false,
+            Some("name:desc") => true,
+            Some(_) => {
+                return Err(error(
+                    422,
+                    "ERR_INPUT_INVALID_FORMAT",
+                    "unsupported orderBy",
+                ));
+            }
+        };
+        Ok(Paging {
+            offset: number("offset")?.unwrap_or(0),
+            limit: number("limit")?,
+            descending,
+        })
+    }
+}
+
+/// A `{data, metadata}` answer holding the page of `items` (name, json) that `paging` asks for.
+fn listing(mut items: Vec<(String, Value)>, paging: &Paging) -> Response {
+    items.sort_by(|a, b| {
+        a.0.to_lowercase()
+            .cmp(&b.0.to_lowercase())
+            .then(a.0.cmp(&b.0))
+    });
+    if paging.descending {
+        items.reverse();
+    }
     let total = items.len();
+    let page: Vec<Value> = items
+        .into_iter()
+        .skip(paging.offset)
+        .take(paging.limit.unwrap_or(usize::MAX))
+        .map(|(_, v)| v)
+        .collect();
     json_answer(
         200,
-        &json!({ "data": items, "metadata": { "total": total, "limit": null, "offset": 0 } }),
+        &json!({ "data": page, "metadata": { "total": total, "limit": paging.limit, "offset": paging.offset } }),
     )
 }
 
@@ -169,7 +225,11 @@ pub(crate) async fn search(State(kw): State<Kw>, RawQuery(q): RawQuery) -> Respo
 }
 
 /// `GET /rest/folders/top`.
-pub(crate) async fn top_folders(State(kw): State<Kw>) -> Response {
+pub(crate) async fn top_folders(State(kw): State<Kw>, RawQuery(q): RawQuery) -> Response {
+    let paging = match Paging::from_query(q.as_deref()) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
     let root = kw.user().basedir_id.clone();
     let tops: Vec<Folder> = kw
         .data()
@@ -178,7 +238,12 @@ pub(crate) async fn top_folders(State(kw): State<Kw>) -> Response {
         .filter(|f| !f.deleted && f.parent_id == root)
         .cloned()
         .collect();
-    listing(tops.iter().map(|f| folder_value(&kw, f)).collect())
+    listing(
+        tops.iter()
+            .map(|f| (f.name.clone(), folder_value(&kw, f)))
+            .collect(),
+        &paging,
+    )
 }
 
 /// `GET /rest/folders/{id}`.
@@ -197,6 +262,10 @@ pub(crate) async fn child_folders(
     RawQuery(q): RawQuery,
 ) -> Response {
     let name = query_value(q.as_deref(), "name");
+    let paging = match Paging::from_query(q.as_deref()) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
     let children: Vec<Folder> = {
         let data = kw.data();
         if data.folder(&id).is_none() {
@@ -209,7 +278,13 @@ pub(crate) async fn child_folders(
             .cloned()
             .collect()
     };
-    listing(children.iter().map(|f| folder_value(&kw, f)).collect())
+    listing(
+        children
+            .iter()
+            .map(|f| (f.name.clone(), folder_value(&kw, f)))
+            .collect(),
+        &paging,
+    )
 }
 
 /// `POST /rest/folders/{parent}/folders` (`0` = top level).
@@ -270,20 +345,24 @@ pub(crate) async fn folder_files(
     RawQuery(q): RawQuery,
 ) -> Response {
     let name = query_value(q.as_deref(), "name");
+    let paging = match Paging::from_query(q.as_deref()) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
     let now = kw.ctx().clock().elapsed();
     let data = kw.data();
     if data.folder(&id).is_none() {
         return no_access();
     }
-    let items: Vec<Value> = data
+    let items: Vec<(String, Value)> = data
         .files
         .values()
         .filter(|f| !f.deleted && f.folder_id.as_deref() == Some(&id))
         .filter(|f| name.as_ref().is_none_or(|n| f.name.eq_ignore_ascii_case(n)))
-        .map(|f| file_json(f, kw.user(), now, None))
+        .map(|f| (f.name.clone(), file_json(f, kw.user(), now, None)))
         .collect();
     drop(data);
-    listing(items)
+    listing(items, &paging)
 }
 
 /// `GET /rest/files/{id}`.
