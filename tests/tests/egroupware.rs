@@ -40,3 +40,11 @@ async fn bad_input_sends_nothing() {
         "bad input reached the service"
     );
 }
+
+/// A depth-1 PROPFIND answers the whole folder; with a page size the adapter cuts it into
+/// pages (offset cursors), so seven files at three a page span three pages.
+#[tokio::test]
+async fn browses() {
+    let (_sandbox, t) = target().await;
+    c::browse(&t, 7, 3).await;
+}

@@ -6,7 +6,8 @@
 
 use securesend::config::ProfileConfig;
 use securesend::{
-    Attachment, DownloadRequest, ErrorKind, InboxQuery, SecureMessage, UploadRequest,
+    Attachment, DownloadRequest, EntryKind, ErrorKind, InboxQuery, ListRequest, SecureMessage,
+    UploadRequest,
 };
 use securesend_conformance as c;
 use securesend_sandbox::privasfer::Privasfer;
@@ -169,4 +170,61 @@ async fn bad_input_leaves_no_trace() {
     }
     assert_eq!(sandbox.journal().len(), before);
     assert!(sandbox.journal().is_empty());
+}
+
+/// Privasfer browses read only. The shared scenario has nothing to create or upload there, so
+/// the read-only side is checked here too: the three folders come without a request, every
+/// listed file id downloads byte for byte, and creating a folder is refused before any request.
+#[tokio::test]
+async fn browses_read_only() {
+    let (sandbox, t) = target().await;
+    c::browse(&t, 1, 1).await;
+    let before = t.observer.fingerprint().await;
+    let top = t.provider.list(ListRequest::top()).await.unwrap();
+    let ids: Vec<(&str, EntryKind)> = top.iter().map(|e| (e.id.as_str(), e.kind)).collect();
+    assert_eq!(
+        ids,
+        [
+            ("files", EntryKind::Folder),
+            ("inbox", EntryKind::Folder),
+            ("sent", EntryKind::Folder)
+        ]
+    );
+    for parents in [false, true] {
+        let e = t
+            .provider
+            .create_folder("files/new", parents)
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Unsupported, "{e}");
+    }
+    assert_eq!(
+        before,
+        t.observer.fingerprint().await,
+        "the top and mkdir made no request"
+    );
+
+    let dir = c::TestFiles::new();
+    let own: Vec<SeededItem> = files(&sandbox)
+        .into_iter()
+        .filter(|i| i.details["location"] == "files")
+        .collect();
+    let listed = t.provider.list(ListRequest::at("files")).await.unwrap();
+    assert_eq!(listed.len(), own.len());
+    for (n, e) in listed.iter().enumerate() {
+        let seeded = own
+            .iter()
+            .find(|i| format!("file:{}", i.id) == e.id)
+            .unwrap_or_else(|| panic!("{} is a seeded file", e.id));
+        let saved = t
+            .provider
+            .download(DownloadRequest::new(&e.id))
+            .await
+            .unwrap()
+            .save_to(&dir.subdir(&format!("l{n}")))
+            .await
+            .unwrap();
+        assert_eq!(Some(c::sha256_file(&saved.path)), seeded.sha256, "{}", e.id);
+        assert_eq!(e.size, seeded.size, "{}", e.id);
+    }
 }

@@ -15,6 +15,10 @@ pub const DEFAULT_MAX_ATTACHMENT_NAME_BYTES: usize = 53;
 /// `client_max_body_size` 65M); a larger attachment upload arrives empty or is refused.
 pub const DEFAULT_MAX_ATTACHMENT_SIZE: u64 = 64 << 20;
 
+/// The largest `PROPFIND` answer read for one folder listing: 32 MiB, some fifty thousand
+/// entries. EGroupware answers a folder in one piece, so a larger folder needs a larger cap.
+pub const DEFAULT_MAX_LISTING_BYTES: u64 = 32 << 20;
+
 /// Fields of a `provider = "egroupware"` profile.
 ///
 /// ```toml
@@ -86,6 +90,11 @@ pub struct EgroupwareConfig {
     /// or `refuse` the message before any request.
     #[serde(default)]
     pub long_attachment_names: LongNames,
+    /// Largest `PROPFIND` answer read for one folder listing, in bytes (default 32 MiB).
+    /// EGroupware answers a folder in one piece; a listing above the cap fails rather than
+    /// showing part of the folder.
+    #[serde(default = "default_max_listing_bytes")]
+    pub max_listing_bytes: u64,
     /// Allow `http://` to a host other than this machine (credentials then travel in clear).
     #[serde(default)]
     pub allow_insecure_http: bool,
@@ -96,6 +105,10 @@ pub struct EgroupwareConfig {
 
 fn default_max_attachment_size() -> u64 {
     DEFAULT_MAX_ATTACHMENT_SIZE
+}
+
+fn default_max_listing_bytes() -> u64 {
+    DEFAULT_MAX_LISTING_BYTES
 }
 
 fn default_max_name_bytes() -> usize {
@@ -145,6 +158,7 @@ impl EgroupwareConfig {
             max_attachment_size: DEFAULT_MAX_ATTACHMENT_SIZE,
             max_attachment_name_bytes: DEFAULT_MAX_ATTACHMENT_NAME_BYTES,
             long_attachment_names: LongNames::default(),
+            max_listing_bytes: DEFAULT_MAX_LISTING_BYTES,
             allow_insecure_http: false,
             http: HttpSettings::default(),
         }
@@ -191,6 +205,11 @@ impl EgroupwareConfig {
         if self.max_attachment_name_bytes < 8 {
             return Err(Error::config(format!(
                 "`{at}.max_attachment_name_bytes` must be at least 8"
+            )));
+        }
+        if self.max_listing_bytes < 1024 {
+            return Err(Error::config(format!(
+                "`{at}.max_listing_bytes` must be at least 1024"
             )));
         }
         if self.max_attachment_size == 0 {

@@ -34,6 +34,8 @@ pub(crate) enum Step {
     Get,
     /// WebDAV `MKCOL`.
     Mkcol,
+    /// WebDAV `PROPFIND`.
+    List,
 }
 
 impl Step {
@@ -47,6 +49,7 @@ impl Step {
             Step::Put => "upload",
             Step::Get => "download",
             Step::Mkcol => "create folder",
+            Step::List => "list",
         }
     }
 }
@@ -100,7 +103,7 @@ pub(crate) fn answer_error(
             ErrorKind::PermissionDenied,
             format!("no permission to create folder {what}"),
         ),
-        (403, Step::Get) => (
+        (403, Step::Get | Step::List) => (
             ErrorKind::PermissionDenied,
             format!("no read permission for {what}"),
         ),
@@ -120,7 +123,7 @@ pub(crate) fn answer_error(
             ErrorKind::NotFound,
             "the uploaded attachment is gone".to_owned(),
         ),
-        (404 | 410, Step::Get | Step::Put | Step::Mkcol) => {
+        (404 | 410, Step::Get | Step::Put | Step::Mkcol | Step::List) => {
             (ErrorKind::NotFound, format!("{what} does not exist"))
         }
         (400, Step::Send { attachments: true } | Step::Compose { attachments: true }) => (
@@ -259,6 +262,9 @@ mod tests {
         assert!(err(Step::Put, 423, "").is_conflict());
         assert!(err(Step::Put, 403, "").is_permission_denied());
         assert!(err(Step::Get, 404, "").is_not_found());
+        assert!(err(Step::List, 404, "").is_not_found());
+        assert!(err(Step::List, 403, "").is_permission_denied());
+        assert!(err(Step::List, 501, "").is_unsupported());
         assert!(err(Step::ListIdentities, 302, "").is_protocol());
     }
 }

@@ -7,6 +7,8 @@
 //! | identities | `GET groupdav.php/mail` (`Accept: application/json`) |
 //! | upload | `PUT webdav.php/home/<user>/<folder>/<name>` (streamed; `MKCOL` for missing folders when asked) |
 //! | download | `GET webdav.php/<path>` (streamed; continued with `Range` after a broken connection) |
+//! | list (`ls`) | `PROPFIND webdav.php/<folder>` with `Depth: 1` (one answer for the whole folder; pages are cut from it) |
+//! | create folder (`mkdir`) | `MKCOL webdav.php/<home>/<path>`, level by level with parents (405 = exists) |
 //!
 //! Authentication is HTTP Basic with the password or an application password
 //! (`token<id>_<16 chars>`). A send is posted exactly once: after a broken connection the
@@ -42,10 +44,12 @@
 
 mod api;
 mod auth;
+mod browse;
 mod client;
 mod config;
 mod download;
 mod error;
+mod multistatus;
 mod send;
 mod stream;
 mod token;
@@ -69,8 +73,8 @@ pub use api::Identity;
 pub use auth::CredentialKind;
 pub use client::MESSAGE_ID_HEADER;
 pub use config::{
-    DEFAULT_MAX_ATTACHMENT_NAME_BYTES, DEFAULT_MAX_ATTACHMENT_SIZE, Edition, EgroupwareConfig,
-    LongNames,
+    DEFAULT_MAX_ATTACHMENT_NAME_BYTES, DEFAULT_MAX_ATTACHMENT_SIZE, DEFAULT_MAX_LISTING_BYTES,
+    Edition, EgroupwareConfig, LongNames,
 };
 pub use send::{AttachmentType, MailOptions};
 pub use vfs::VfsPath;
@@ -109,6 +113,7 @@ pub fn capabilities_for(edition: Edition) -> Capabilities {
     c.empty_files = false;
     c.resumable_download = true;
     c.upload_to_folder = true;
+    c.browse = true;
     c.create_folders = true;
     c.overwrite = true;
     c
@@ -277,6 +282,7 @@ impl EgroupwareProvider {
             .with_composer(me.clone())
             .with_uploader(me.clone())
             .with_downloader(me.clone())
+            .with_browser(me.clone())
             .with_diagnostics(me)
     }
 }

@@ -3,7 +3,6 @@
 use securesend_core::{Error, ErrorKind, RemoteFile, Result, UploadRequest};
 
 use crate::stream::Outgoing;
-use crate::vfs::VfsPath;
 use crate::{EgroupwareProvider, PROVIDER};
 
 impl EgroupwareProvider {
@@ -16,7 +15,7 @@ impl EgroupwareProvider {
         };
         let path = folder.join(file.name())?;
         if request.create_parents() {
-            self.create_folders(&folder).await?;
+            self.make_folders(&folder).await?;
         }
         // `If-None-Match: *` makes this atomic where the server honours it; the HEAD catches
         // the existing file before any byte is sent where it does not.
@@ -40,16 +39,5 @@ impl EgroupwareProvider {
             .with_content_type(content_type)
             .with_checksums(checksums)
             .with_folder(folder.to_string()))
-    }
-
-    /// Creates the folders from below the home folder down to `folder`, which lies below it
-    /// (MKCOL answers 405 for one that exists).
-    async fn create_folders(&self, folder: &VfsPath) -> Result<()> {
-        let mut current = self.home.clone();
-        for segment in folder.segments().iter().skip(self.home.segments().len()) {
-            current = current.join(segment)?;
-            self.client.mkcol(&current).await?;
-        }
-        Ok(())
     }
 }

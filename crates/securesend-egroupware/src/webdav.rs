@@ -1,13 +1,15 @@
-//! One method per WebDAV request on `webdav.php`: PUT, GET (with `Range`), HEAD, MKCOL.
+//! One method per WebDAV request on `webdav.php`: PUT, GET (with `Range`), HEAD, MKCOL,
+//! PROPFIND.
 
 use http::{HeaderMap, StatusCode, header};
-use securesend_core::http::{Call, Repeat, read_error_body};
+use securesend_core::http::{Call, Repeat, read_bytes_capped, read_error_body};
 use securesend_core::{Checksums, Result, clean_service_text};
 use time::OffsetDateTime;
 use url::Url;
 
 use crate::client::Client;
-use crate::error::{Step, answer_error};
+use crate::error::{Step, answer_error, protocol};
+use crate::multistatus::{self, DavResource};
 use crate::stream::Outgoing;
 use crate::vfs::VfsPath;
 
@@ -224,6 +226,71 @@ impl Client {
                 ))
             }
         }
+    }
+}
+
+/// The properties a listing needs; naming them keeps EGroupware from adding its Microsoft and
+/// WebDrive extras to every entry.
+const PROPFIND_BODY: &str = concat!(
+    r#"<?xml version="1.0" encoding="utf-8"?>"#,
+    r#"<D:propfind xmlns:D="DAV:"><D:prop>"#,
+    "<D:resourcetype/><D:getcontentlength/><D:getlastmodified/>",
+    "<D:getcontenttype/><D:getetag/>",
+    "</D:prop></D:propfind>"
+);
+
+impl Client {
+    /// PROPFIND with `Depth: 0` (the resource) or `1` (a folder and its members), the answer
+    /// read up to `cap` bytes; `None` when there is nothing at `path`.
+    pub(crate) async fn propfind(
+        &self,
+        path: &VfsPath,
+        members: bool,
+        cap: usize,
+    ) -> Result<Option<Vec<DavResource>>> {
+        let url = self.dav_url(path);
+        let method = reqwest::Method::from_bytes(b"PROPFIND").expect("PROPFIND is a valid method");
+        let depth = if members { "1" } else { "0" };
+        let resp = self
+            .http
+            .send(Call::api(Repeat::Safe), |c| {
+                self.creds
+                    .apply(c.request(method.clone(), url.clone()))
+                    .header("depth", depth)
+                    .header(header::CONTENT_TYPE, "application/xml; charset=utf-8")
+                    .body(PROPFIND_BODY)
+            })
+            .await?;
+        let status = resp.status();
+        if status == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        if status != StatusCode::MULTI_STATUS {
+            let headers = resp.headers().clone();
+            let body = read_error_body(resp).await;
+            return Err(answer_error(
+                Step::List,
+                status,
+                &headers,
+                &body,
+                &path.to_string(),
+            ));
+        }
+        let body = read_bytes_capped(resp, cap).await.map_err(|e| {
+            if e.is_protocol() {
+                protocol(
+                    Step::List,
+                    format!(
+                        "the listing of {path} is larger than {cap} bytes; raise max_listing_bytes"
+                    ),
+                )
+            } else {
+                e
+            }
+        })?;
+        multistatus::parse(&body)
+            .map(Some)
+            .map_err(|why| protocol(Step::List, format!("the listing of {path} {why}")))
     }
 }
 

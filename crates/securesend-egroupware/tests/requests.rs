@@ -621,6 +621,19 @@ async fn webdav_put_sends_a_length_and_creates_folders_when_asked() {
             .create_async()
             .await,
     ];
+    // 405: something is there already, which must be a folder.
+    let is_folder = server
+        .mock("PROPFIND", format!("{dav}/reports").as_str())
+        .match_header("depth", "0")
+        .with_status(207)
+        .with_body(concat!(
+            r#"<D:multistatus xmlns:D="DAV:"><D:response><D:href>/egroupware/webdav.php/home/ralf/reports/</D:href>"#,
+            r#"<D:propstat><D:prop><D:resourcetype><D:collection/></D:resourcetype></D:prop>"#,
+            r#"<D:status>HTTP/1.1 200 OK</D:status></D:propstat></D:response></D:multistatus>"#
+        ))
+        .expect(1)
+        .create_async()
+        .await;
     let head = server
         .mock(
             "HEAD",
@@ -654,6 +667,7 @@ async fn webdav_put_sends_a_length_and_creates_folders_when_asked() {
     for m in mkcols {
         m.assert_async().await;
     }
+    is_folder.assert_async().await;
     head.assert_async().await;
     put.assert_async().await;
     assert_eq!(file.id, "/home/ralf/reports/2026/résumé%201.txt");

@@ -33,7 +33,7 @@ pub(crate) struct Api {
 }
 
 /// `include` for mails: the download and its files.
-const MAIL_INCLUDE: &str = "download,download.files";
+pub(crate) const MAIL_INCLUDE: &str = "download,download.files";
 
 impl Api {
     pub fn new(config: &PrivasferConfig, sleeper: Sleeper) -> Result<Api> {
@@ -108,6 +108,64 @@ impl Api {
         self.read(op, resp, DEFAULT_JSON_CAP).await
     }
 
+    /// One page of a list: the first (`path` with `query`), or the one a `next` link from an
+    /// earlier page names (`after`, checked: this list on the configured origin, else invalid
+    /// input before any request). Returns the page's items and its checked `next` link.
+    ///
+    /// Laravel leaves other query parameters out of its page links unless told otherwise, so
+    /// `query` parameters a link lacks are added back (an inbox page without
+    /// `include=download` would have no files).
+    pub async fn page<T: DeserializeOwned>(
+        &self,
+        op: &'static str,
+        path: &str,
+        query: &[(&'static str, String)],
+        after: Option<&str>,
+    ) -> Result<(Vec<T>, Option<String>)> {
+        let first = self.endpoint(path)?;
+        let mut url = match after {
+            None => first.clone(),
+            Some(link) => self.same_list(&first, link).ok_or_else(|| {
+                Error::invalid_input(format!(
+                    "the cursor is not a page of this list on {}",
+                    self.base
+                ))
+                .with_provider(PROVIDER)
+                .with_operation(op)
+            })?,
+        };
+        let present: Vec<String> = url.query_pairs().map(|(k, _)| k.into_owned()).collect();
+        let missing: Vec<&(&str, String)> = query
+            .iter()
+            .filter(|(k, _)| !present.iter().any(|p| p == k))
+            .collect();
+        if !missing.is_empty() {
+            url.query_pairs_mut().extend_pairs(missing);
+        }
+        let page: Page<T> = self.get(op, &url, LIST_CAP).await?;
+        let next = match page.links.and_then(|l| l.next).filter(|n| !n.is_empty()) {
+            None => None,
+            Some(n) => {
+                // The token goes only where it was configured to go.
+                let checked = self.same_list(&first, &n).ok_or_else(|| {
+                    Error::protocol(
+                        "the next-page link points to another host or list; not following it with the token",
+                    )
+                    .with_provider(PROVIDER)
+                    .with_operation(op)
+                })?;
+                Some(checked.to_string())
+            }
+        };
+        Ok((page.data, next))
+    }
+
+    /// `link` when it is a URL of the list at `first`: same origin, same path.
+    fn same_list(&self, first: &Url, link: &str) -> Option<Url> {
+        let url = Url::parse(link).ok()?;
+        (url.origin() == first.origin() && url.path() == first.path()).then_some(url)
+    }
+
     /// Every page of a list, following `links.next` when the service paginates.
     async fn list<T: DeserializeOwned>(
         &self,
@@ -115,31 +173,15 @@ impl Api {
         path: &str,
         query: &[(&'static str, String)],
     ) -> Result<Vec<T>> {
-        let mut url = self.endpoint(path)?;
-        if !query.is_empty() {
-            url.query_pairs_mut().extend_pairs(query);
-        }
         let mut out = Vec::new();
+        let mut after: Option<String> = None;
         for _ in 0..MAX_PAGES {
-            let page: Page<T> = self.get(op, &url, LIST_CAP).await?;
-            out.extend(page.data);
-            let Some(next) = page.links.and_then(|l| l.next).filter(|n| !n.is_empty()) else {
-                return Ok(out);
-            };
-            let next = Url::parse(&next).map_err(|_| {
-                Error::protocol("the next-page link is not a URL")
-                    .with_provider(PROVIDER)
-                    .with_operation(op)
-            })?;
-            // The token goes only where it was configured to go.
-            if next.origin() != self.base.origin() {
-                return Err(Error::protocol(
-                    "the next-page link points to another host; not following it with the token",
-                )
-                .with_provider(PROVIDER)
-                .with_operation(op));
+            let (items, next) = self.page(op, path, query, after.as_deref()).await?;
+            out.extend(items);
+            match next {
+                None => return Ok(out),
+                Some(n) => after = Some(n),
             }
-            url = next;
         }
         Err(
             Error::protocol(format!("the list did not end after {MAX_PAGES} pages"))
@@ -180,6 +222,14 @@ impl Api {
         let mut q = vec![("include", MAIL_INCLUDE.to_owned())];
         q.extend_from_slice(query);
         self.list("list sent mails", "mails", &q).await
+    }
+
+    /// `GET /api/mails/{id}?include=download,download.files` — one sent mail.
+    pub async fn sent_mail(&self, id: &str) -> Result<api::SentMail> {
+        let mut url = self.endpoint(&format!("mails/{id}"))?;
+        url.query_pairs_mut().append_pair("include", MAIL_INCLUDE);
+        let d: Data<api::SentMail> = self.get("get sent mail", &url, LIST_CAP).await?;
+        Ok(d.data)
     }
 
     /// `POST /api/keys {pin}` — a temporary key for one hour.

@@ -6,6 +6,7 @@
 //! | authentication | the static API token as `Authorization: Bearer`, plus the account PIN for downloads |
 //! | [`Downloader`] | PIN → `POST /api/keys` (temporary key, one hour) → download id (an inbox mail's, or `POST /api/downloads {files}`: single use, one minute) → `POST /api/downloads/{id}/keys {pinKey}` (public key) → the bytes from [`config::DEFAULT_DOWNLOAD_URL`] (**assumed**, configurable); the temporary key is revoked (`DELETE /api/keys/{key}`) when the download ends |
 //! | [`Inbox`] | `GET /api/inbox?include=download,download.files` (`securesend inbox`) |
+//! | [`Browser`](securesend_core::Browser) (`securesend ls`) | the folders `files` (`GET /api/files`), `inbox` (`GET /api/inbox`), `sent` and `sent/<mail id>` (`GET /api/mails[/<id>]`); read only: creating folders is refused before any request |
 //! | provider-specific API | [`PrivasferProvider::inbox_mails`], [`PrivasferProvider::sent_mails`], [`PrivasferProvider::files`] |
 //! | [`Diagnostics`] | reaches `GET /api/inbox`, then checks the token and the PIN |
 //! | send, upload | **not available**: the service documents no upload or send request, so both are refused before any request ([`PrivasferProvider::send`](SecureMailer::send) says why) |
@@ -39,6 +40,7 @@
 
 mod api;
 mod auth;
+mod browse;
 mod client;
 pub mod config;
 mod download;
@@ -72,12 +74,13 @@ const NO_SEND: &str = "privasfer cannot send messages: the Privasfer API documen
 /// Why uploading is refused.
 const NO_UPLOAD: &str = "privasfer cannot upload files: the Privasfer API documents no upload request, so securesend does not guess one; upload with another provider";
 
-/// What the provider can do: download, and list the inbox. Everything else is off, because
-/// the service documents nothing else.
+/// What the provider can do: download, list the inbox, and browse its files and mails (read
+/// only). Everything else is off, because the service documents nothing else.
 pub fn capabilities() -> Capabilities {
     let mut c = Capabilities::default();
     c.download = true;
     c.inbox = true;
+    c.browse = true;
     c
 }
 
@@ -149,13 +152,15 @@ impl PrivasferProvider {
             .map_err(|e| e.or_provider(PROVIDER).or_operation("close"))
     }
 
-    /// Wraps the provider in a [`Provider`] handle with the download, inbox and doctor roles.
+    /// Wraps the provider in a [`Provider`] handle with the download, inbox, browse and
+    /// doctor roles.
     pub fn into_provider(self) -> Provider {
         let caps = self.inner.capabilities.clone();
         let me = Arc::new(self);
         Provider::new(PROVIDER, caps)
             .with_downloader(me.clone())
             .with_inbox(me.clone())
+            .with_browser(me.clone())
             .with_diagnostics(me)
     }
 }

@@ -224,7 +224,7 @@ impl PrivasferProvider {
         self.inner.config.timestamp_offset()
     }
 
-    fn file_view(&self, f: api::File, download_id: Option<String>) -> PrivasferFile {
+    pub(crate) fn file_view(&self, f: api::File, download_id: Option<String>) -> PrivasferFile {
         PrivasferFile {
             name: f.name(),
             id: f.id,
@@ -258,40 +258,43 @@ impl PrivasferProvider {
         let mails = self.inner.api.inbox(&params).await?;
         Ok(mails
             .into_iter()
-            .filter_map(|m| {
-                // A mail whose id could not go into a URL could not be downloaded either.
-                let Some(mail_id) = uuid(&m.id) else {
-                    tracing::debug!(provider = PROVIDER, "skipping an inbox mail without a UUID");
-                    return None;
-                };
-                let files = m.download.and_then(|d| d.files).unwrap_or_default();
-                let single = files.len() == 1;
-                let files = files
-                    .into_iter()
-                    .map(|f| {
-                        let d = uuid(&f.id).filter(|_| single).map(|file| {
-                            DownloadId::MailFile {
-                                mail: mail_id.clone(),
-                                file,
-                            }
-                            .to_string()
-                        });
-                        self.file_view(f, d)
-                    })
-                    .collect();
-                Some(InboxMail {
-                    download_id: DownloadId::Mail(mail_id.clone()).to_string(),
-                    id: mail_id,
-                    identifier: text(m.identifier),
-                    subject: text(m.subject),
-                    body: m.body,
-                    sender: m.sender.map(Person::from),
-                    received_at: parse_time(m.received_at.as_deref(), self.offset()),
-                    opened: m.opened,
-                    files,
-                })
-            })
+            .filter_map(|m| self.inbox_view(m))
             .collect())
+    }
+
+    /// A received mail as shown; `None` for one without a UUID, which could not be
+    /// downloaded either (its id could not go into a URL).
+    pub(crate) fn inbox_view(&self, m: api::InboxMail) -> Option<InboxMail> {
+        let Some(mail_id) = uuid(&m.id) else {
+            tracing::debug!(provider = PROVIDER, "skipping an inbox mail without a UUID");
+            return None;
+        };
+        let files = m.download.and_then(|d| d.files).unwrap_or_default();
+        let single = files.len() == 1;
+        let files = files
+            .into_iter()
+            .map(|f| {
+                let d = uuid(&f.id).filter(|_| single).map(|file| {
+                    DownloadId::MailFile {
+                        mail: mail_id.clone(),
+                        file,
+                    }
+                    .to_string()
+                });
+                self.file_view(f, d)
+            })
+            .collect();
+        Some(InboxMail {
+            download_id: DownloadId::Mail(mail_id.clone()).to_string(),
+            id: mail_id,
+            identifier: text(m.identifier),
+            subject: text(m.subject),
+            body: m.body,
+            sender: m.sender.map(Person::from),
+            received_at: parse_time(m.received_at.as_deref(), self.offset()),
+            opened: m.opened,
+            files,
+        })
     }
 
     /// Mails the account sent (`GET /api/mails`), with their files; sort by one of
@@ -299,35 +302,35 @@ impl PrivasferProvider {
     pub async fn sent_mails(&self, query: &ListQuery) -> Result<Vec<SentMail>> {
         let params = query.params("sent mails", SENT_SORT_FIELDS)?;
         let mails = self.inner.api.sent(&params).await?;
+        Ok(mails.into_iter().map(|m| self.sent_view(m)).collect())
+    }
+
+    /// A sent mail as shown; its files are the account's own (`file:<uuid>`).
+    pub(crate) fn sent_view(&self, m: api::SentMail) -> SentMail {
         let offset = self.offset();
-        Ok(mails
+        let files = m
+            .download
+            .and_then(|d| d.files)
+            .unwrap_or_default()
             .into_iter()
-            .map(|m| {
-                let files = m
-                    .download
-                    .and_then(|d| d.files)
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|f| {
-                        let d = uuid(&f.id).map(|id| DownloadId::File(id).to_string());
-                        self.file_view(f, d)
-                    })
-                    .collect();
-                SentMail {
-                    id: m.id,
-                    identifier: text(m.identifier),
-                    subject: text(m.subject),
-                    body: m.body,
-                    recipient: m.recipient.map(Person::from),
-                    recipient_email: text(m.recipient_email),
-                    created_at: parse_time(m.created_at.as_deref(), offset),
-                    sent_at: parse_time(m.sent_at.as_deref(), offset),
-                    status: text(m.status),
-                    opened_at: parse_time(m.opened_at.as_deref(), offset),
-                    files,
-                }
+            .map(|f| {
+                let d = uuid(&f.id).map(|id| DownloadId::File(id).to_string());
+                self.file_view(f, d)
             })
-            .collect())
+            .collect();
+        SentMail {
+            id: m.id,
+            identifier: text(m.identifier),
+            subject: text(m.subject),
+            body: m.body,
+            recipient: m.recipient.map(Person::from),
+            recipient_email: text(m.recipient_email),
+            created_at: parse_time(m.created_at.as_deref(), offset),
+            sent_at: parse_time(m.sent_at.as_deref(), offset),
+            status: text(m.status),
+            opened_at: parse_time(m.opened_at.as_deref(), offset),
+            files,
+        }
     }
 
     /// The [`Inbox`](securesend_core::Inbox) role: each mail's id is `mail:<uuid>`; a mail
@@ -351,7 +354,7 @@ impl PrivasferProvider {
     }
 }
 
-fn received_message(m: InboxMail) -> ReceivedMessage {
+pub(crate) fn received_message(m: InboxMail) -> ReceivedMessage {
     let files: Vec<RemoteFile> = match m.files.as_slice() {
         [] => Vec::new(),
         [one] => {

@@ -579,3 +579,31 @@ fn serve_writes_a_profile_and_a_manifest_of_the_seeded_mails_and_files() {
     let _ = Command::new("kill").arg(child.id().to_string()).status();
     let _ = child.wait();
 }
+
+/// `GET /api/mails/{id}`, which `securesend ls sent/<id>` reads: the mail with its files for
+/// its sender, 404 for anyone else and for an unknown id.
+#[tokio::test]
+async fn one_sent_mail_with_its_files_for_its_sender_only() {
+    let api = Api::start(SandboxOptions::default()).await;
+    let sent = api.call(Method::GET, "/api/mails", None).await.json();
+    let id = sent["data"][0]["id"].as_str().unwrap().to_owned();
+    let path = format!("/api/mails/{id}?include=download,download.files");
+    let one = api.call(Method::GET, &path, None).await;
+    assert_eq!(one.status, StatusCode::OK);
+    let one = one.json();
+    assert_eq!(one["data"]["id"], id.as_str());
+    let files = one["data"]["download"]["files"].as_array().unwrap();
+    assert_eq!(files.len(), 1);
+    assert!(files[0]["full_filename"].is_string());
+    let other = api.sb.credentials().get("other_token").unwrap().to_owned();
+    let foreign = api.call_as(&other, Method::GET, &path, None).await;
+    assert_eq!(foreign.status, StatusCode::NOT_FOUND);
+    let unknown = api
+        .call(
+            Method::GET,
+            "/api/mails/00000000-0000-4000-8000-000000000000",
+            None,
+        )
+        .await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+}

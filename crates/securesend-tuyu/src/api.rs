@@ -186,6 +186,9 @@ pub struct FileList {
     /// Files in the folder, all pages.
     #[serde(rename = "totalFiles", default, deserialize_with = "opt_u64")]
     pub total_files: Option<u64>,
+    /// Entries per page (50).
+    #[serde(rename = "maxFilesPage", default, deserialize_with = "opt_u64")]
+    pub max_files_page: Option<u64>,
     /// This page's entries.
     #[serde(default, deserialize_with = "list")]
     pub files: Vec<ListedFile>,
@@ -222,6 +225,12 @@ pub struct ListedFile {
     /// Size in bytes.
     #[serde(default, deserialize_with = "opt_u64")]
     pub size: Option<u64>,
+    /// The folder it is in.
+    #[serde(default, deserialize_with = "opt_text")]
+    pub path: Option<String>,
+    /// Last change, Unix seconds.
+    #[serde(rename = "modDate", default, deserialize_with = "opt_u64")]
+    pub mod_date: Option<u64>,
 }
 
 /// The preparation id in a `send_files_prep` answer. The method's page was not found, so the

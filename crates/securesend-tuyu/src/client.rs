@@ -418,11 +418,25 @@ impl TuyuClient {
 
     /// `file_list`: one page (50 entries) of a folder, with the caller's permissions there.
     pub(crate) async fn file_list(&self, path: &str, page: u64) -> Result<FileList> {
+        self.file_list_sorted(path, page, None).await
+    }
+
+    /// `file_list` in the order `sort_by` names (`name_asc`, …; the service's default is
+    /// `date_desc`).
+    pub(crate) async fn file_list_sorted(
+        &self,
+        path: &str,
+        page: u64,
+        sort_by: Option<&str>,
+    ) -> Result<FileList> {
         let core = &self.core;
-        let params = [
+        let mut params = vec![
             ("path", path.to_owned()),
             ("current_page", page.to_string()),
         ];
+        if let Some(order) = sort_by {
+            params.push(("sort_by", order.to_owned()));
+        }
         let params = &params;
         self.run(|code| async move {
             let resp = core

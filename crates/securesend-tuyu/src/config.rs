@@ -27,6 +27,7 @@ pub const MAX_LINK_EXPIRATION_DAYS: u32 = 15;
 /// workspace_path = "/Designers_workspace/"   # where attachments are uploaded before sending
 ///
 /// # optional
+/// folder_root = "/"                           # where upload folders, `ls` and `mkdir` paths start
 /// auth_code = { env = "TUYU_AUTH_CODE" }      # act for another user with a code from user_auth
 /// format = "json"                             # or "xml": which answers the site is asked for
 /// message_folders = true                      # each message's files in a folder of their own
@@ -72,6 +73,11 @@ pub struct TuyuConfig {
     /// The folder (`/Workspace_workspace/` or below) that attachments are uploaded into and
     /// that uploads without a folder go to.
     pub workspace_path: String,
+    /// The Tuyu folder that folder paths start from: upload folders, `ls` and `mkdir`
+    /// (`reports` → `<folder_root>reports/`). Default `/`, the site root, whose folders are the
+    /// workspaces (`Designers_workspace/reports`). Set it to a workspace to give paths inside it.
+    #[serde(default)]
+    pub folder_root: Option<String>,
     /// Answers in JSON or XML.
     #[serde(default)]
     pub format: Format,
@@ -119,6 +125,7 @@ impl fmt::Debug for TuyuConfig {
             .field("auth_code", &self.auth_code)
             .field("act_as", &self.act_as)
             .field("workspace_path", &self.workspace_path)
+            .field("folder_root", &self.folder_root)
             .field("format", &self.format)
             .field("message_folders", &self.message_folders)
             .field("link_expiration_days", &self.link_expiration_days)
@@ -238,6 +245,8 @@ pub(crate) struct Resolved {
     pub auth_code: Option<Secret>,
     pub act_as: Option<(String, Secret)>,
     pub workspace_path: String,
+    /// `/…/`; `/` for the site root.
+    pub folder_root: String,
     pub config: TuyuConfig,
     pub base_dir: PathBuf,
 }
@@ -248,6 +257,7 @@ impl fmt::Debug for Resolved {
             .field("base_url", &self.base_url.as_str())
             .field("signed_base", &self.signed_base)
             .field("workspace_path", &self.workspace_path)
+            .field("folder_root", &self.folder_root)
             .field("config", &self.config)
             .finish_non_exhaustive()
     }
@@ -304,6 +314,10 @@ impl TuyuConfig {
                 "`workspace_path` is the site root `/`, which only administrators may use and which is in no workspace; give a workspace such as \"/Designers_workspace/\"",
             ));
         }
+        let folder_root = match &self.folder_root {
+            Some(raw) => folder_path("folder_root", raw)?,
+            None => "/".to_owned(),
+        };
         if let Some(days) = self.link_expiration_days {
             if days > MAX_LINK_EXPIRATION_DAYS {
                 return Err(Error::config(format!(
@@ -322,6 +336,7 @@ impl TuyuConfig {
             auth_code,
             act_as,
             workspace_path,
+            folder_root,
             config: self,
             base_dir: base_dir.to_path_buf(),
         })
@@ -369,7 +384,13 @@ mod tests {
         assert_eq!(r.signed_base, "https://acme.filetransfers.net/");
         assert!(r.config.message_folders && !r.config.bcc);
         assert_eq!(r.config.format, Format::Json);
+        assert_eq!(r.folder_root, "/");
         assert!(!format!("{r:?} {:?}", r.config).contains("canary"));
+        let r = TuyuConfig::from_profile(&profile("folder_root = \"Designers_workspace//in\""))
+            .unwrap()
+            .resolve(Path::new("."))
+            .unwrap();
+        assert_eq!(r.folder_root, "/Designers_workspace/in/");
     }
 
     #[test]
@@ -377,6 +398,7 @@ mod tests {
         for (extra, needle) in [
             ("workspace_pth = \"x\"", "profiles.t.workspace_pth"),
             ("link_expiration_days = 16", "link_expiration_days"),
+            ("folder_root = \"/a/../b\"", "folder_root"),
             (
                 "[profiles.t.signing]\nspace = \"tab\"",
                 "profiles.t.signing.space",

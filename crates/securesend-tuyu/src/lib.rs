@@ -9,6 +9,8 @@
 //! | send | `users_location_access` + `file_list` (who is a site user, may we send to others) → `create_folder` (a folder per message) → `file_upload` per attachment → `send_files_prep` when two or more files go to three or more non-users → `file_send` once → `create_file_link` per file for link delivery |
 //! | upload | `file_upload`, streamed as multipart, into `workspace_path` or the request's folder |
 //! | download | `file_download`, streamed; the name from `Content-Disposition` or `File-Name`, sanitised |
+//! | list (`ls`) | `file_list` (`sort_by=name_asc`), one service page (50 entries) per page; the cursor is the page number |
+//! | create folder (`mkdir`) | `file_list` of the folder (does it exist?), then `create_folder` per missing level |
 //! | doctor | an unsigned call (reach), then `file_list` of `workspace_path` (authenticate) |
 //!
 //! What maps to what in a message: recipients who are users of the site (by e-mail, from
@@ -40,6 +42,7 @@
 
 mod api;
 mod auth;
+mod browse;
 mod client;
 mod config;
 mod download;
@@ -88,6 +91,8 @@ pub fn capabilities() -> Capabilities {
     c.empty_files = true;
     c.upload_to_folder = true;
     c.overwrite = true;
+    c.browse = true;
+    c.create_folders = true;
     c
 }
 
@@ -163,6 +168,7 @@ impl TuyuProvider {
             .with_mailer(me.clone())
             .with_uploader(me.clone())
             .with_downloader(me.clone())
+            .with_browser(me.clone())
             .with_diagnostics(me)
     }
 }

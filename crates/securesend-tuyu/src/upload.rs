@@ -56,11 +56,15 @@ impl TuyuProvider {
         options: &UploadOptions,
     ) -> Result<RemoteFile> {
         options.check()?;
-        // A request's folder is a path from the site's root (`Workspace_workspace/sub`).
+        // A request's folder is a path from `folder_root` (by default the site's root, so
+        // `Workspace_workspace/sub`).
         let path = match req.folder() {
-            Some(f) => format!("/{f}/"),
+            Some(f) => self.below_root(f)?,
             None => self.settings.workspace_path.clone(),
         };
+        if req.create_parents() && req.folder().is_some() {
+            self.ensure_folders(&path).await?;
+        }
         let spec = UploadSpec {
             path: &path,
             file: req.file(),

@@ -90,7 +90,9 @@ pub(crate) struct Upload {
 /// A VFS entry.
 #[derive(Clone, Debug)]
 pub(crate) enum Node {
-    Dir,
+    Dir {
+        modified: SystemTime,
+    },
     File {
         file_id: String,
         size: u64,
@@ -397,9 +399,13 @@ impl State {
             token(7, 5, Some(vec![APP_GROUPDAV])),
         ];
         let mut inner = Inner::default();
-        inner.vfs.insert("/home".to_owned(), Node::Dir);
+        inner
+            .vfs
+            .insert("/home".to_owned(), Node::Dir { modified: now });
         for a in &accounts {
-            inner.vfs.insert(format!("/home/{}", a.login), Node::Dir);
+            inner
+                .vfs
+                .insert(format!("/home/{}", a.login), Node::Dir { modified: now });
         }
         State {
             ctx,

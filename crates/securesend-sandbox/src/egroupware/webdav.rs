@@ -1,5 +1,6 @@
 //! `webdav.php/…`: the VFS over WebDAV — GET/HEAD (single and multiple ranges), PUT (quota,
-//! locks, missing parents), MKCOL and DELETE. Users write below `/home/<login>/`.
+//! locks, missing parents), MKCOL, DELETE and PROPFIND ([`super::propfind`]). Users write below
+//! `/home/<login>/`.
 
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -14,6 +15,7 @@ use percent_encoding::percent_decode_str;
 
 use super::auth::{Session, authenticate};
 use super::mail::type_by_extension;
+use super::propfind::propfind;
 use super::reply::{WEBDAV_REALM, empty, status};
 use super::state::{APP_FILEMANAGER, Node, State as Egw};
 use crate::range::RangeOutcome;
@@ -101,6 +103,9 @@ pub(crate) async fn handle(State(state): State<Arc<Egw>>, request: Request) -> R
         Method::PUT => put(&state, &session, &path, headers, body).await,
         ref m if m.as_str() == "MKCOL" => mkcol(&state, &session, &path, headers),
         Method::DELETE => delete(&state, &session, &path).await,
+        ref m if m.as_str() == "PROPFIND" => {
+            propfind(&state, &path, headers, body, |p| readable(&session, p)).await
+        }
         _ => empty(501, "Not Implemented"),
     };
     response.headers_mut().remove("x-dav-powered-by");
@@ -121,7 +126,7 @@ async fn get(
     let node = state.inner().vfs.get(path).cloned();
     match node {
         None => empty(404, "Not Found"),
-        Some(Node::Dir) => {
+        Some(Node::Dir { .. }) => {
             let inner = state.inner();
             let prefix = if path == "/" {
                 "/".to_owned()
@@ -332,7 +337,7 @@ fn used(state: &Egw, owner_home: &str, except: &str) -> u64 {
         .filter(|(k, _)| k.starts_with(&prefix) && k.as_str() != except)
         .map(|(_, n)| match n {
             Node::File { size, .. } => *size,
-            Node::Dir => 0,
+            Node::Dir { .. } => 0,
         })
         .sum()
 }
@@ -348,10 +353,10 @@ async fn put(
         return r;
     }
     let existing = state.inner().vfs.get(path).cloned();
-    if !matches!(state.inner().vfs.get(parent(path)), Some(Node::Dir)) {
+    if !matches!(state.inner().vfs.get(parent(path)), Some(Node::Dir { .. })) {
         return empty(409, "Conflict");
     }
-    if matches!(existing, Some(Node::Dir)) || !writable(session, path) {
+    if matches!(existing, Some(Node::Dir { .. })) || !writable(session, path) {
         return empty(403, "Forbidden");
     }
     if state.control.is_locked(path) {
@@ -405,7 +410,7 @@ fn mkcol(state: &Egw, session: &Session<'_>, path: &str, headers: &HeaderMap) ->
     if inner.vfs.contains_key(path) {
         return empty(405, "Method Not Allowed");
     }
-    if !matches!(inner.vfs.get(parent(path)), Some(Node::Dir)) {
+    if !matches!(inner.vfs.get(parent(path)), Some(Node::Dir { .. })) {
         return empty(409, "Conflict");
     }
     if !writable(session, path) {
@@ -418,7 +423,8 @@ fn mkcol(state: &Egw, session: &Session<'_>, path: &str, headers: &HeaderMap) ->
     if has_body {
         return empty(415, "Unsupported Media Type");
     }
-    inner.vfs.insert(path.to_owned(), Node::Dir);
+    let modified = state.ctx.clock().now();
+    inner.vfs.insert(path.to_owned(), Node::Dir { modified });
     empty(201, "Created")
 }
 
