@@ -42,3 +42,9 @@ async fn bad_input_touches_nothing() {
     let (_sandbox, t, _state) = target().await;
     c::bad_input_matrix(&t).await;
 }
+
+#[tokio::test]
+async fn browses() {
+    let (_sandbox, t, _state) = target().await;
+    c::browse(&t, 7, 3).await;
+}
