@@ -55,6 +55,9 @@ pub const MAX_LINK_EXPIRATION_DAYS: u32 = 15;
 #[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TuyuConfig {
+    /// The profile these fields came from, so errors and warnings name `profiles.<name>.<field>`.
+    #[serde(skip)]
+    profile: Option<String>,
     /// The site, such as `https://acme.filetransfers.net`; `/api/<method>` is appended.
     pub base_url: String,
     /// Accept `http://` to a host that is not this machine.
@@ -266,7 +269,17 @@ impl fmt::Debug for Resolved {
 impl TuyuConfig {
     /// Reads the fields of a profile.
     pub fn from_profile(profile: &ProfileConfig) -> Result<TuyuConfig> {
-        profile.parse()
+        let mut config: TuyuConfig = profile.parse()?;
+        config.profile = Some(profile.name().to_owned());
+        Ok(config)
+    }
+
+    /// A field's name as the user wrote it: `profiles.<name>.<field>` when read from a profile.
+    fn field(&self, name: &str) -> String {
+        match &self.profile {
+            Some(p) => format!("profiles.{p}.{name}"),
+            None => name.to_owned(),
+        }
     }
 
     /// Checks every field and resolves the secrets; `base_dir` anchors relative secret files.
@@ -278,8 +291,10 @@ impl TuyuConfig {
                 .as_str()
                 .to_owned(),
         };
-        let api_key = self.api_key.resolve("api_key", base_dir)?;
-        let api_secret = self.api_secret.resolve("api_secret", base_dir)?;
+        let api_key = self.api_key.resolve(&self.field("api_key"), base_dir)?;
+        let api_secret = self
+            .api_secret
+            .resolve(&self.field("api_secret"), base_dir)?;
         for (field, value) in [("api_key", &api_key), ("api_secret", &api_secret)] {
             if value.expose().trim().is_empty() {
                 return Err(Error::config(format!(
@@ -288,7 +303,7 @@ impl TuyuConfig {
             }
         }
         let auth_code = match &self.auth_code {
-            Some(r) => Some(r.resolve("auth_code", base_dir)?),
+            Some(r) => Some(r.resolve(&self.field("auth_code"), base_dir)?),
             None => None,
         };
         if auth_code.is_some() && self.act_as.is_some() {
@@ -303,7 +318,8 @@ impl TuyuConfig {
                 }
                 Some((
                     a.username.clone(),
-                    a.password.resolve("act_as.password", base_dir)?,
+                    a.password
+                        .resolve(&self.field("act_as.password"), base_dir)?,
                 ))
             }
             None => None,

@@ -198,6 +198,8 @@ async fn create_folder_looks_first_then_posts_once() {
 fn sandbox_provider(sandbox: &Sandbox, folder_root: Option<&str>) -> Provider {
     let mut fields = sandbox.profile().clone();
     fields.remove("provider");
+    // The sandbox's profile starts in the workspace; `None` tests the default, the site root.
+    fields.remove("folder_root");
     if let Some(root) = folder_root {
         fields.insert("folder_root".into(), root.into());
     }

@@ -228,6 +228,8 @@ impl Service for Tuyu {
             .profile_field("api_key", api_key.as_str())
             .profile_field("api_secret", api_secret.as_str())
             .profile_field("workspace_path", WORKSPACE)
+            // The sandbox user is no administrator, so `ls` and `mkdir` start in the workspace.
+            .profile_field("folder_root", WORKSPACE)
             .profile_field("bcc", self.options.bcc)
             .credential("api_key", &api_key)
             .credential("api_secret", &api_secret)
