@@ -5,6 +5,7 @@
 //! always integers), so every id is read as either and kept as a string.
 
 use serde::{Deserialize, Deserializer, Serialize};
+use time::OffsetDateTime;
 
 /// Reads a string or an integer as a string.
 fn id<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
@@ -40,6 +41,34 @@ fn loose_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
             .map_err(|_| serde::de::Error::custom("expected an integer")),
         Some(_) => Err(serde::de::Error::custom("expected an integer")),
     }
+}
+
+/// Reads a timestamp as the service writes it (`2026-11-23T00:20:00+0000`, RFC 3339, or Unix
+/// seconds). A time is only shown to the user, so one it cannot read is left out rather than
+/// failing the listing.
+fn loose_time<'de, D: Deserializer<'de>>(d: D) -> Result<Option<OffsetDateTime>, D::Error> {
+    Ok(match Option::<serde_json::Value>::deserialize(d)? {
+        Some(serde_json::Value::String(s)) => parse_time(s.trim()),
+        Some(serde_json::Value::Number(n)) => n
+            .as_i64()
+            .and_then(|secs| OffsetDateTime::from_unix_timestamp(secs).ok()),
+        _ => None,
+    })
+}
+
+fn parse_time(s: &str) -> Option<OffsetDateTime> {
+    use time::format_description::well_known::{Iso8601, Rfc3339};
+    OffsetDateTime::parse(s, &Rfc3339)
+        .or_else(|_| OffsetDateTime::parse(s, &Iso8601::DEFAULT))
+        .or_else(|_| {
+            OffsetDateTime::parse(
+                s,
+                time::macros::format_description!(
+                    "[year]-[month]-[day]T[hour]:[minute]:[second][offset_hour sign:mandatory][offset_minute]"
+                ),
+            )
+        })
+        .ok()
 }
 
 /// Reads `true`/`false`, `1`/`0` or their string forms.
@@ -145,6 +174,8 @@ pub(crate) struct File {
     pub fingerprints: Option<Vec<Fingerprint>>,
     #[serde(default, deserialize_with = "loose_bool")]
     pub deleted: Option<bool>,
+    #[serde(default, deserialize_with = "loose_time")]
+    pub modified: Option<OffsetDateTime>,
 }
 
 /// A folder.
@@ -157,6 +188,8 @@ pub(crate) struct Folder {
     pub name: Option<String>,
     #[serde(default)]
     pub path: Option<String>,
+    #[serde(default, deserialize_with = "loose_time")]
+    pub modified: Option<OffsetDateTime>,
     #[serde(default, deserialize_with = "loose_bool")]
     pub deleted: Option<bool>,
 }
@@ -260,5 +293,20 @@ mod tests {
         let l: Listing<Folder> =
             serde_json::from_str(r#"{"data":[{"id":1,"name":"x"}],"metadata":{}}"#).unwrap();
         assert_eq!(l.into_vec()[0].id, "1");
+    }
+
+    #[test]
+    fn times_in_the_service_forms_and_junk_left_out() {
+        let f: File =
+            serde_json::from_str(r#"{"id":"a","modified":"2026-11-23T00:20:05+0000"}"#).unwrap();
+        assert_eq!(f.modified.unwrap().unix_timestamp(), 1_795_393_205);
+        let f: File =
+            serde_json::from_str(r#"{"id":"a","modified":"2026-11-23T00:20:05Z"}"#).unwrap();
+        assert_eq!(f.modified.unwrap().unix_timestamp(), 1_795_393_205);
+        for junk in [r#""yesterday""#, "[]", "null", r#""9999999-01-01""#] {
+            let f: File =
+                serde_json::from_str(&format!(r#"{{"id":"a","modified":{junk}}}"#)).unwrap();
+            assert_eq!(f.modified, None, "{junk}");
+        }
     }
 }

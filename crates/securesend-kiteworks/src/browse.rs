@@ -77,7 +77,11 @@ fn folder_entry(f: &Folder, parent_path: Option<&str>) -> Entry {
         .clone()
         .map(|p| p.trim_matches('/').to_owned())
         .unwrap_or_else(|| join(parent_path, &name));
-    Entry::new(&f.id, name, EntryKind::Folder).with_path(path)
+    let e = Entry::new(&f.id, name, EntryKind::Folder).with_path(path);
+    match f.modified {
+        Some(t) => e.with_modified(t),
+        None => e,
+    }
 }
 
 fn file_entry(f: &File, parent_path: Option<&str>) -> Entry {
@@ -87,6 +91,9 @@ fn file_entry(f: &File, parent_path: Option<&str>) -> Entry {
         .with_path(join(parent_path, &name));
     if let Some(size) = f.size {
         e = e.with_size(size);
+    }
+    if let Some(t) = f.modified {
+        e = e.with_modified(t);
     }
     e
 }

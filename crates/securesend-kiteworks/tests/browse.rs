@@ -68,6 +68,8 @@ async fn paged_listing_returns_every_entry_once_and_listed_ids_download() {
     let dir = tempfile::tempdir().unwrap();
     for e in all.iter().filter(|e| e.kind == EntryKind::File) {
         assert_eq!(e.size, Some(1000 + u64::from(e.name.as_bytes()[1] - b'0')));
+        let age = time::OffsetDateTime::now_utc() - e.modified.expect("files carry a time");
+        assert!(age.whole_minutes().abs() < 10, "{e:?}");
         let saved = p
             .download(DownloadRequest::new(&e.id))
             .await
