@@ -1,18 +1,27 @@
-//! Bad input: every case is refused with a one-line error and leaves no trace on the service.
+//! Bad input: every case is refused with a one-line error that names what to fix, and leaves
+//! no trace on the service.
 
 use std::future::Future;
+use std::path::{Path, PathBuf};
 use std::pin::Pin;
 
 use securesend::{
-    Attachment, Delivery, DownloadRequest, Error, ErrorKind, Expiry, Priority, Result,
-    SecureMessage, UploadRequest,
+    Attachment, DownloadRequest, Error, ErrorKind, Expiry, MessageBuilder, Result, SecureMessage,
+    UploadRequest,
 };
 
 use crate::{Target, TestFiles};
 
 type Case<'a> = Pin<Box<dyn Future<Output = Result<()>> + Send + 'a>>;
-/// An option: its name, whether the provider has it, and a message using it.
-type OptionCase = (&'static str, bool, fn() -> Result<SecureMessage>);
+
+/// One bad input: its name, the kind of error, words the message must contain (the field or
+/// file to fix), and the call.
+struct BadCase<'a> {
+    name: &'static str,
+    kind: ErrorKind,
+    names: String,
+    call: Case<'a>,
+}
 
 fn message_case<'a>(
     target: &'a Target,
@@ -34,96 +43,238 @@ fn upload_case<'a>(
     })
 }
 
-fn to_one() -> securesend::MessageBuilder {
+fn download_case<'a>(target: &'a Target, id: &'static str) -> Case<'a> {
+    Box::pin(async move {
+        target
+            .provider
+            .download(DownloadRequest::new(id))
+            .await
+            .map(|_| ())
+    })
+}
+
+/// An invalid-input case.
+fn case<'a>(name: &'static str, names: &str, call: Case<'a>) -> BadCase<'a> {
+    BadCase {
+        name,
+        kind: ErrorKind::InvalidInput,
+        names: names.to_owned(),
+        call,
+    }
+}
+
+fn to_one() -> MessageBuilder {
     SecureMessage::builder()
         .to("ada@example.com")
         .subject("bad input")
 }
 
-/// Runs the bad-input matrix: each case must fail with the expected kind, say so on one line,
-/// and leave the service's records unchanged.
-pub async fn bad_input_matrix(target: &Target) {
+fn attach(path: &Path) -> MessageBuilder {
+    to_one().attach(Attachment::from_path(path))
+}
+
+/// A file nobody can read, even root: two symbolic links pointing at each other
+/// (opening fails with "too many levels of symbolic links" whatever the privileges).
+fn symlink_loop(dir: &TestFiles) -> PathBuf {
+    let a = dir.path().join("loop-a.txt");
+    let b = dir.path().join("loop-b.txt");
+    std::os::unix::fs::symlink(&b, &a).expect("symlink a -> b");
+    std::os::unix::fs::symlink(&a, &b).expect("symlink b -> a");
+    a
+}
+
+/// A file with mode 000, or `None` when this process reads it anyway (root, or
+/// CAP_DAC_OVERRIDE): then permissions cannot make a file unreadable and the symlink-loop
+/// case stands in for it.
+pub(crate) fn mode_000_file(dir: &Path, name: &str) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join(name);
+    std::fs::write(&path, b"secret").expect("write the unreadable file");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o000)).expect("chmod 000");
+    if std::fs::File::open(&path).is_ok() {
+        eprintln!("running privileged: a mode-000 file is readable, so that case is left out");
+        return None;
+    }
+    Some(path)
+}
+
+/// Runs the bad-input matrix: each case must fail with the expected kind, say so on one line
+/// that names the field or file to fix, and leave the service's records unchanged. Returns how
+/// many cases ran.
+pub async fn bad_input_matrix(target: &Target) -> usize {
     let caps = target.provider.capabilities().clone();
     let dir = TestFiles::new();
     let good = dir.create("good.txt", 10);
     let empty = dir.create("empty.txt", 0);
     let sub = dir.subdir("a-directory");
     let missing = dir.path().join("missing.pdf");
+    let looped = symlink_loop(&dir);
+    let unreadable = mode_000_file(dir.path(), "unreadable.txt");
+    let long_name = format!("{}.txt", "x".repeat(300));
+    // A date long past, parsed as a user would type it.
+    let past = Expiry::parse("2020-01-31").expect("a well-formed date");
 
-    let mut cases: Vec<(&str, ErrorKind, Case<'_>)> = vec![
-        (
+    let t = target;
+    let mut cases: Vec<BadCase<'_>> = vec![
+        case(
             "no recipients",
-            ErrorKind::InvalidInput,
-            message_case(target, || SecureMessage::builder().subject("x").build()),
+            "no recipients",
+            message_case(t, || SecureMessage::builder().subject("x").build()),
         ),
-        (
+        case(
             "malformed address",
-            ErrorKind::InvalidInput,
-            message_case(target, || {
-                SecureMessage::builder().to("not-an-address").build()
-            }),
+            "to: address \"not-an-address\"",
+            message_case(t, || SecureMessage::builder().to("not-an-address").build()),
         ),
-        (
+        case(
+            "empty address",
+            "to: empty address",
+            message_case(t, || SecureMessage::builder().to("").build()),
+        ),
+        case(
             "CR/LF in address",
-            ErrorKind::InvalidInput,
-            message_case(target, || {
+            "to: address",
+            message_case(t, || {
                 SecureMessage::builder()
                     .to("a@example.com\r\nBcc: eve@example.com")
                     .build()
             }),
         ),
-        (
+        case(
+            "CR/LF in cc",
+            "cc: address",
+            message_case(t, || to_one().cc("c@example.com\r\nX-Evil: 1").build()),
+        ),
+        case(
+            "LF in bcc",
+            "bcc: address",
+            message_case(t, || to_one().bcc("b@example.com\nX-Evil: 1").build()),
+        ),
+        case(
+            "malformed reply-to",
+            "reply-to: address",
+            message_case(t, || to_one().reply_to("r@").build()),
+        ),
+        case(
+            "CR/LF in from",
+            "from: address",
+            message_case(t, || {
+                to_one()
+                    .from("me@example.com\r\nBcc: eve@example.com")
+                    .build()
+            }),
+        ),
+        case(
             "CR/LF in subject",
-            ErrorKind::InvalidInput,
-            message_case(target, || {
-                to_one().subject("hi\r\nBcc: eve@example.com").build()
-            }),
+            "subject",
+            message_case(t, || to_one().subject("hi\r\nBcc: eve@example.com").build()),
         ),
-        (
+        case(
+            "escape character in subject",
+            "subject",
+            message_case(t, || to_one().subject("hi \u{1b}[2J").build()),
+        ),
+        case(
+            "NUL in text body",
+            "text body",
+            message_case(t, || to_one().text("a\0b").build()),
+        ),
+        case(
             "missing file",
-            ErrorKind::InvalidInput,
-            message_case(target, || {
-                to_one().attach(Attachment::from_path(&missing)).build()
-            }),
+            "missing.pdf",
+            message_case(t, || attach(&missing).build()),
         ),
-        (
+        case(
+            "file in a symlink loop",
+            "loop-a.txt",
+            message_case(t, || attach(&looped).build()),
+        ),
+        case(
+            "device as file",
+            "/dev/null",
+            message_case(t, || attach(Path::new("/dev/null")).build()),
+        ),
+        case(
             "directory as file",
-            ErrorKind::InvalidInput,
-            message_case(target, || {
-                to_one().attach(Attachment::from_path(&sub)).build()
-            }),
+            "a-directory",
+            message_case(t, || attach(&sub).build()),
         ),
-        (
+        case(
             "slash in name",
-            ErrorKind::InvalidInput,
-            message_case(target, || {
+            "a/b.txt",
+            message_case(t, || {
                 to_one()
                     .attach(Attachment::from_path(&good).with_name("a/b.txt"))
                     .build()
             }),
         ),
-        (
+        case(
+            "backslash in name",
+            "path separator",
+            message_case(t, || {
+                to_one()
+                    .attach(Attachment::from_path(&good).with_name("..\\b.txt"))
+                    .build()
+            }),
+        ),
+        case(
             "dot-dot name",
-            ErrorKind::InvalidInput,
-            message_case(target, || {
+            "file name \"..\"",
+            message_case(t, || {
                 to_one()
                     .attach(Attachment::from_path(&good).with_name(".."))
                     .build()
             }),
         ),
-        (
+        case(
             "NUL in name",
-            ErrorKind::InvalidInput,
-            message_case(target, || {
+            "control character",
+            message_case(t, || {
                 to_one()
                     .attach(Attachment::from_path(&good).with_name("a\0b.txt"))
                     .build()
             }),
         ),
-        (
+        case(
+            "CR/LF in name",
+            "control character",
+            message_case(t, || {
+                to_one()
+                    .attach(Attachment::from_path(&good).with_name("a\r\nb.txt"))
+                    .build()
+            }),
+        ),
+        case(
+            "empty name",
+            "file name is empty",
+            message_case(t, || {
+                to_one()
+                    .attach(Attachment::from_path(&good).with_name(""))
+                    .build()
+            }),
+        ),
+        case(
+            "name with trailing space",
+            "white space",
+            message_case(t, || {
+                to_one()
+                    .attach(Attachment::from_path(&good).with_name("report.pdf "))
+                    .build()
+            }),
+        ),
+        case(
+            "name over 255 bytes",
+            "255 bytes",
+            message_case(t, || {
+                to_one()
+                    .attach(Attachment::from_path(&good).with_name(long_name.as_str()))
+                    .build()
+            }),
+        ),
+        case(
             "CR/LF in content type",
-            ErrorKind::InvalidInput,
-            message_case(target, || {
+            "content type",
+            message_case(t, || {
                 to_one()
                     .attach(
                         Attachment::from_path(&good).with_content_type("text/plain\r\nX-Evil: 1"),
@@ -131,132 +282,128 @@ pub async fn bad_input_matrix(target: &Target) {
                     .build()
             }),
         ),
-        (
+        case(
             "zero-day expiry",
-            ErrorKind::InvalidInput,
-            message_case(target, || to_one().expires(Expiry::Days(0)).build()),
+            "expiry",
+            message_case(t, || to_one().expires(Expiry::Days(0)).build()),
         ),
-        (
+        case(
+            "expiry in the past",
+            "not in the future",
+            message_case(t, move || to_one().expires(past).build()),
+        ),
+        case(
+            "empty password",
+            "password",
+            message_case(t, || to_one().password("").build()),
+        ),
+        case(
             "upload of missing file",
-            ErrorKind::InvalidInput,
-            upload_case(target, || {
+            "missing.pdf",
+            upload_case(t, || {
                 UploadRequest::builder(Attachment::from_path(&missing)).build()
             }),
         ),
-        (
+        case(
             "upload of directory",
-            ErrorKind::InvalidInput,
-            upload_case(target, || {
+            "a-directory",
+            upload_case(t, || {
                 UploadRequest::builder(Attachment::from_path(&sub)).build()
             }),
         ),
-        (
+        case(
             "upload to ../ folder",
-            ErrorKind::InvalidInput,
-            upload_case(target, || {
+            "folder \"../up\"",
+            upload_case(t, || {
                 UploadRequest::builder(Attachment::from_path(&good))
                     .folder("../up")
                     .build()
             }),
         ),
-        (
-            "download of blank id",
-            ErrorKind::InvalidInput,
-            Box::pin(async {
-                target
-                    .provider
-                    .download(DownloadRequest::new(" "))
-                    .await
-                    .map(|_| ())
+        case(
+            "upload to folder with LF",
+            "folder \"in\\nbox\"",
+            upload_case(t, || {
+                UploadRequest::builder(Attachment::from_path(&good))
+                    .folder("in\nbox")
+                    .build()
             }),
         ),
-        (
+        case(
+            "download of blank id",
+            "file id \" \"",
+            download_case(t, " "),
+        ),
+        case(
             "download of id with newline",
-            ErrorKind::InvalidInput,
-            Box::pin(async {
-                target
-                    .provider
-                    .download(DownloadRequest::new("a\nb"))
-                    .await
-                    .map(|_| ())
-            }),
+            "file id \"a\\nb\"",
+            download_case(t, "a\nb"),
         ),
     ];
 
-    if !caps.empty_files {
-        // A provider that cannot send at all refuses the message for that first.
-        let kind = if caps.send {
-            ErrorKind::InvalidInput
-        } else {
-            ErrorKind::Unsupported
-        };
-        cases.push((
-            "zero-byte file",
-            kind,
-            message_case(target, || {
-                to_one().attach(Attachment::from_path(&empty)).build()
-            }),
+    if let Some(path) = unreadable {
+        cases.push(case(
+            "unreadable file (mode 000)",
+            "unreadable.txt",
+            message_case(t, move || attach(&path).build()),
         ));
     }
+    if !caps.empty_files {
+        // A provider that cannot send at all refuses the message for that first.
+        let (kind, names) = if caps.send {
+            (ErrorKind::InvalidInput, "empty.txt is empty")
+        } else {
+            (ErrorKind::Unsupported, "cannot send")
+        };
+        cases.push(BadCase {
+            name: "zero-byte file",
+            kind,
+            names: names.to_owned(),
+            call: message_case(t, || attach(&empty).build()),
+        });
+    }
     if let Some(max) = caps.max_file_size {
+        // One byte over the provider's own limit, as its capabilities state it.
         let big = dir.create("too-big.bin", max + 1);
-        cases.push((
+        cases.push(case(
             "oversize file",
-            ErrorKind::InvalidInput,
-            upload_case(target, move || {
+            &format!(
+                "too-big.bin is {} bytes, larger than the {max}-byte limit",
+                max + 1
+            ),
+            upload_case(t, move || {
                 UploadRequest::builder(Attachment::from_path(&big)).build()
             }),
         ));
     }
-    // Options the provider lacks are refused as unsupported, also before any request.
-    let unsupported: Vec<OptionCase> = vec![
-        ("cc", caps.cc, || to_one().cc("c@example.com").build()),
-        ("bcc", caps.bcc, || to_one().bcc("b@example.com").build()),
-        ("reply-to", caps.reply_to, || {
-            to_one().reply_to("r@example.com").build()
-        }),
-        ("html", caps.html_body, || to_one().html("<p>x</p>").build()),
-        ("expiry", caps.expiry, || {
-            to_one().expires(Expiry::Days(1)).build()
-        }),
-        ("password", caps.password, || {
-            to_one().password("pw").build()
-        }),
-        ("link delivery", caps.link_delivery, || {
-            to_one().delivery(Delivery::Link).build()
-        }),
-        ("download receipt", caps.download_receipt, || {
-            to_one().download_receipt(true).build()
-        }),
-        ("require login", caps.require_login, || {
-            to_one().require_login(true).build()
-        }),
-        ("priority", caps.priority, || {
-            to_one().priority(Priority::High).build()
-        }),
-    ];
-    for (name, supported, build) in unsupported {
-        if !supported {
-            cases.push((name, ErrorKind::Unsupported, message_case(target, build)));
-        }
-    }
 
-    for (name, kind, case) in cases {
+    let count = cases.len();
+    let provider = target.provider.name().to_owned();
+    for BadCase {
+        name,
+        kind,
+        names,
+        call,
+    } in cases
+    {
         let before = target.observer.fingerprint().await;
-        let err: Error = match case.await {
-            Ok(()) => panic!(
-                "{}: bad input `{name}` was accepted",
-                target.provider.name()
-            ),
+        let err: Error = match call.await {
+            Ok(()) => panic!("{provider}: bad input `{name}` was accepted"),
             Err(e) => e,
         };
-        assert_eq!(err.kind(), kind, "{name}: {err}");
         let line = err.to_string();
+        assert_eq!(err.kind(), kind, "{name}: {line}");
         assert!(
             !line.contains('\n') && !line.contains('\r'),
             "{name}: multi-line error {line:?}"
         );
+        assert!(
+            line.contains(names.as_str()),
+            "{name}: {line:?} does not name {names:?}"
+        );
         let after = target.observer.fingerprint().await;
         assert_eq!(before, after, "{name}: the service recorded something");
     }
+    eprintln!("{provider}: {count} bad-input cases refused before any request");
+    count
 }

@@ -9,6 +9,7 @@
 //! c::send_zero_one_three(&target).await;
 //! c::round_trips(&target, &[0, 1, 1 << 20]).await;
 //! c::bad_input_matrix(&target).await;
+//! c::unsupported_options(&target).await;
 //! # }
 //! ```
 //!
@@ -16,6 +17,7 @@
 //! with `Unsupported` before any request instead of being skipped silently.
 #![deny(missing_docs)]
 
+mod bad_config;
 mod bad_input;
 mod browse;
 mod files;
@@ -23,16 +25,19 @@ mod local;
 mod round_trip;
 mod sandbox;
 mod send;
+mod unsupported;
 
 use securesend::{Provider, SendReceipt};
 
+pub use bad_config::{GoodProfile, bad_config};
 pub use bad_input::bad_input_matrix;
 pub use browse::browse;
 pub use files::{TestFiles, sha256_file};
 pub use local::LocalObserver;
-pub use round_trip::round_trips;
+pub use round_trip::{LARGE, boundary_sizes, round_trips};
 pub use sandbox::SandboxObserver;
 pub use send::{send_files, send_zero_one_three};
+pub use unsupported::unsupported_options;
 
 /// A file as a recipient received it.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]

@@ -77,6 +77,25 @@ pub async fn send_files(target: &Target, files: &[(&str, u64)]) {
 /// Sends with no attachment, with one, and with three: one of 0 bytes (where the provider
 /// takes empty files), one of 20 MiB and one small.
 pub async fn send_zero_one_three(target: &Target) {
+    if !target.provider.capabilities().send {
+        // Gated: a provider that cannot send refuses the message before any request.
+        let dir = TestFiles::new();
+        let msg = SecureMessage::builder()
+            .to("ada@example.com")
+            .attach(Attachment::from_path(dir.create("one.txt", 1024)))
+            .build()
+            .expect("a valid message");
+        let before = target.observer.fingerprint().await;
+        let err = target.provider.send(msg).await.unwrap_err();
+        assert_eq!(err.kind(), securesend::ErrorKind::Unsupported, "{err}");
+        assert!(err.to_string().contains(target.provider.name()), "{err}");
+        assert_eq!(
+            before,
+            target.observer.fingerprint().await,
+            "a request was made"
+        );
+        return;
+    }
     if target.provider.capabilities().requires_attachments {
         // A provider that sends files refuses a message without any, before any request.
         let before = target.observer.fingerprint().await;

@@ -13,13 +13,17 @@ use securesend_conformance as c;
 use securesend_sandbox::privasfer::Privasfer;
 use securesend_sandbox::{Sandbox, SandboxOptions, SeedKind, SeededItem};
 
+fn fields(sandbox: &Sandbox) -> securesend::config::Table {
+    let mut fields = sandbox.profile().clone();
+    fields.remove("provider");
+    fields
+}
+
 async fn target() -> (Sandbox, c::Target) {
     let sandbox = Sandbox::start(&Privasfer, SandboxOptions::default())
         .await
         .expect("the privasfer sandbox starts");
-    let mut fields = sandbox.profile().clone();
-    fields.remove("provider");
-    let profile = ProfileConfig::new("conformance", "privasfer", fields, ".");
+    let profile = ProfileConfig::new("conformance", "privasfer", fields(&sandbox), ".");
     let target = c::Target {
         provider: securesend::connect(&profile).expect("the sandbox profile connects"),
         observer: Box::new(c::SandboxObserver::new(&sandbox)),
@@ -118,6 +122,18 @@ async fn every_file_the_inbox_lists_downloads() {
     }
 }
 
+/// The shared send and round-trip scenarios, gated: Privasfer refuses both before any request.
+#[tokio::test]
+async fn shared_send_and_round_trip_scenarios_are_refused() {
+    let (sandbox, t) = target().await;
+    c::send_zero_one_three(&t).await;
+    c::round_trips(&t, &c::boundary_sizes(1 << 20)).await;
+    assert!(
+        sandbox.journal().is_empty(),
+        "no request reached the service"
+    );
+}
+
 #[tokio::test]
 async fn send_and_upload_are_unsupported_before_any_request() {
     let (sandbox, t) = target().await;
@@ -149,10 +165,40 @@ async fn send_and_upload_are_unsupported_before_any_request() {
     );
 }
 
+/// Without the send and upload roles, every message option (14) and upload option (5) is
+/// refused for the missing role, and creating folders (1) is refused too.
+#[tokio::test]
+async fn unsupported_options_are_refused_before_any_request() {
+    let (sandbox, t) = target().await;
+    assert!(!t.provider.capabilities().send && !t.provider.capabilities().upload);
+    assert_eq!(c::unsupported_options(&t).await, 20);
+    assert!(
+        sandbox.journal().is_empty(),
+        "a refused option reached the service"
+    );
+}
+
+#[tokio::test]
+async fn bad_configuration_is_refused() {
+    let (sandbox, _t) = target().await;
+    let good = c::GoodProfile {
+        provider: "privasfer",
+        fields: fields(&sandbox),
+        secret: Some("token"),
+        url: Some("base_url"),
+        required: "pin",
+    };
+    assert_eq!(
+        c::bad_config(&good, &c::SandboxObserver::new(&sandbox)).await,
+        8
+    );
+    assert!(sandbox.journal().is_empty());
+}
+
 #[tokio::test]
 async fn bad_input_leaves_no_trace() {
     let (sandbox, t) = target().await;
-    c::bad_input_matrix(&t).await;
+    assert!(c::bad_input_matrix(&t).await >= 30);
     let before = sandbox.journal().len();
     for id in [
         "",

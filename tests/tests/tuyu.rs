@@ -1,23 +1,36 @@
 //! The conformance scenarios against the `tuyu` provider, served by the sandbox.
 
-use securesend::config::ProfileConfig;
+use securesend::config::{ProfileConfig, Table};
 use securesend_conformance as c;
 use securesend_sandbox::tuyu::{Tuyu, WORKSPACE};
 use securesend_sandbox::{Sandbox, SandboxOptions};
+
+fn fields(sandbox: &Sandbox) -> Table {
+    let mut fields = sandbox.profile().clone();
+    fields.remove("provider");
+    // A limit above the largest round trip, so the oversize case has a limit to exceed.
+    fields.insert(
+        "max_file_size".into(),
+        toml::Value::Integer((c::LARGE + (4 << 20)) as i64),
+    );
+    fields
+}
 
 async fn target() -> (Sandbox, c::Target) {
     let sandbox = Sandbox::start(&Tuyu::default(), SandboxOptions::default())
         .await
         .expect("the sandbox starts");
-    let mut fields = sandbox.profile().clone();
-    fields.remove("provider");
-    let profile = ProfileConfig::new("conformance", "tuyu", fields, ".");
+    let profile = ProfileConfig::new("conformance", "tuyu", fields(&sandbox), ".");
     let target = c::Target {
         provider: securesend::connect(&profile).expect("tuyu connects"),
         observer: Box::new(c::SandboxObserver::new(&sandbox)),
     };
     (sandbox, target)
 }
+
+/// `file_upload` has no chunked protocol: the file is one multipart part streamed in reads of
+/// 256 KiB (`READ_CHUNK` in securesend-tuyu's `client.rs`), so that read is its chunk.
+const READ_CHUNK: u64 = 256 * 1024;
 
 #[tokio::test]
 async fn sends() {
@@ -28,13 +41,48 @@ async fn sends() {
 #[tokio::test]
 async fn round_trips() {
     let (_sandbox, t) = target().await;
-    c::round_trips(&t, &[0, 1, 65_535, 65_536, 262_145, 3 << 20]).await;
+    c::round_trips(&t, &c::boundary_sizes(READ_CHUNK)).await;
 }
 
 #[tokio::test]
 async fn bad_input_writes_nothing() {
-    let (_sandbox, t) = target().await;
-    c::bad_input_matrix(&t).await;
+    let (sandbox, t) = target().await;
+    assert!(c::bad_input_matrix(&t).await >= 30);
+    assert!(
+        sandbox.journal().is_empty(),
+        "bad input reached the service"
+    );
+}
+
+/// Tuyu sends files as links from the account: no chosen sender, cc, bcc (unless the profile
+/// turns it on), reply-to, HTML body, attachments inside the mail, file password, priority or
+/// resumable uploads (see `securesend_tuyu::capabilities`).
+#[tokio::test]
+async fn unsupported_options_are_refused_before_any_request() {
+    let (sandbox, t) = target().await;
+    let lacking = if t.provider.capabilities().bcc { 8 } else { 9 };
+    assert_eq!(c::unsupported_options(&t).await, lacking);
+    assert!(
+        sandbox.journal().is_empty(),
+        "a refused option reached the service"
+    );
+}
+
+#[tokio::test]
+async fn bad_configuration_is_refused() {
+    let (sandbox, _t) = target().await;
+    let good = c::GoodProfile {
+        provider: "tuyu",
+        fields: fields(&sandbox),
+        secret: Some("api_secret"),
+        url: Some("base_url"),
+        required: "workspace_path",
+    };
+    assert_eq!(
+        c::bad_config(&good, &c::SandboxObserver::new(&sandbox)).await,
+        8
+    );
+    assert!(sandbox.journal().is_empty());
 }
 
 /// Pages hold 50 entries whatever is asked, so 55 files span two. Folder paths start at the

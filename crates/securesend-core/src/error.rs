@@ -413,7 +413,16 @@ impl fmt::Display for Error {
             (None, Some(o)) => write!(f, "{o}: ")?,
             (None, None) => {}
         }
-        write!(f, "{}: {}", i.kind, i.message)?;
+        write!(f, "{}: ", i.kind)?;
+        // Messages quote what the caller gave (paths, names, ids); control characters in them
+        // are escaped so the error stays one line and cannot drive a terminal.
+        for c in i.message.chars() {
+            if c.is_control() {
+                write!(f, "{}", c.escape_default())?;
+            } else {
+                write!(f, "{c}")?;
+            }
+        }
         let mut details = Vec::new();
         if let Some(status) = i.status {
             details.push(format!("HTTP {status}"));
@@ -493,6 +502,15 @@ impl From<std::io::Error> for Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn control_characters_in_the_message_are_escaped() {
+        let e = Error::invalid_input("file no\nsuch.pdf does not exist; check \u{1b}[2J");
+        assert_eq!(
+            e.to_string(),
+            "invalid input: file no\\nsuch.pdf does not exist; check \\u{1b}[2J"
+        );
+    }
 
     #[test]
     fn display_is_one_line_with_context() {
