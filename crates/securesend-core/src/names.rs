@@ -73,7 +73,12 @@ pub fn sanitize_file_name(name: &str) -> String {
         .collect();
     // Trailing dots and spaces vanish on some file systems, which can turn "a.txt." into
     // another file's name.
-    let mut out = mapped.trim_start().trim_end_matches(['.', ' ']).to_owned();
+    // Any Unicode white space, as `validate_file_name` counts it (fuzzing found a trailing
+    // no-break space kept here and refused there).
+    let mut out = mapped
+        .trim_start()
+        .trim_end_matches(|c: char| c == '.' || c.is_whitespace())
+        .to_owned();
     if out.starts_with('.') {
         out.replace_range(0..1, "_");
     }
@@ -125,6 +130,20 @@ mod tests {
             assert!(!e.to_string().contains('\n'));
         }
         assert!(validate_file_name(&"é".repeat(127)).is_ok());
+    }
+
+    #[test]
+    fn sanitised_names_pass_validation_even_with_unicode_white_space() {
+        // Found by the `address` fuzz target: "   J Jl\u{4de}p\u{a0}".
+        for raw in [
+            "   J Jl\u{4de}p\u{a0}",
+            "a.txt\u{2003}",
+            "\u{a0}\u{a0}",
+            "b.\u{3000}.",
+        ] {
+            let safe = sanitize_file_name(raw);
+            assert!(validate_file_name(&safe).is_ok(), "{raw:?} -> {safe:?}");
+        }
     }
 
     #[test]

@@ -37,7 +37,7 @@ fn context(e: Error, operation: &'static str) -> Error {
 /// The decoded path segments of an href, resolved against the listed folder's URL (an href
 /// may be a path, an absolute URL or, against the RFC, relative). `None` for a segment that
 /// is not UTF-8 once decoded.
-fn href_segments(folder_url: &Url, href: &str) -> Option<Vec<String>> {
+pub(crate) fn href_segments(folder_url: &Url, href: &str) -> Option<Vec<String>> {
     let url = folder_url.join(href).ok()?;
     url.path()
         .split('/')
@@ -53,7 +53,7 @@ fn href_segments(folder_url: &Url, href: &str) -> Option<Vec<String>> {
 
 /// The VFS path of segments below `webdav.php`, when every segment is a usable name (no
 /// separators, controls, `..`; a `%2F` decoded inside a segment must not split it).
-fn vfs_path(segments: &[String]) -> Option<VfsPath> {
+pub(crate) fn vfs_path(segments: &[String]) -> Option<VfsPath> {
     let mut path = VfsPath::root();
     for s in segments {
         validate_file_name(s).ok()?;

@@ -49,6 +49,9 @@ mod client;
 mod config;
 mod download;
 mod error;
+#[doc(hidden)]
+/// Entry points for the fuzz targets in `fuzz/`; not part of the API.
+pub mod fuzzing;
 mod multistatus;
 mod send;
 mod stream;

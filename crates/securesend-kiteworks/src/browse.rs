@@ -84,7 +84,7 @@ fn folder_entry(f: &Folder, parent_path: Option<&str>) -> Entry {
     }
 }
 
-fn file_entry(f: &File, parent_path: Option<&str>) -> Entry {
+pub(crate) fn file_entry(f: &File, parent_path: Option<&str>) -> Entry {
     let name = f.name.clone().unwrap_or_else(|| f.id.clone());
     let mut e = Entry::new(&f.id, &name, EntryKind::File)
         .with_checksums(service_checksums(f))

@@ -68,6 +68,9 @@ mod config;
 mod download;
 mod error;
 mod folders;
+#[doc(hidden)]
+/// Entry points for the fuzz targets in `fuzz/`; not part of the API.
+pub mod fuzzing;
 mod login;
 mod resume;
 mod send;

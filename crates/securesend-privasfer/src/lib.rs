@@ -45,6 +45,9 @@ mod client;
 pub mod config;
 mod download;
 mod error;
+#[doc(hidden)]
+/// Entry points for the fuzz targets in `fuzz/`; not part of the API.
+pub mod fuzzing;
 mod list;
 
 use std::sync::Arc;

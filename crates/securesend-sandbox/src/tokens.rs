@@ -275,6 +275,12 @@ impl Tokens {
         }
     }
 
+    /// Every token value issued so far, live or not, in no particular order: tests use them
+    /// as canaries that must never show up in a client's output.
+    pub fn issued(&self) -> Vec<String> {
+        self.records().keys().cloned().collect()
+    }
+
     /// How many tokens of `kind` are currently valid.
     pub fn live(&self, kind: &str) -> usize {
         let now = self.inner.clock.elapsed();

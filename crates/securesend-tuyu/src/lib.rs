@@ -47,6 +47,9 @@ mod client;
 mod config;
 mod download;
 mod error;
+#[doc(hidden)]
+/// Entry points for the fuzz targets in `fuzz/`; not part of the API.
+pub mod fuzzing;
 mod send;
 mod upload;
 mod xml;
