@@ -27,7 +27,7 @@ pub struct Args {
     /// Size of the big file in MiB (default 1024; 64 with --quick).
     #[arg(long, value_name = "MIB")]
     pub size_mib: Option<u64>,
-    /// Size of the smaller file the memory check compares with, in MiB (default 256; 16 with
+    /// Size of the smaller file the memory check compares with, in MiB (default 256; 32 with
     /// --quick).
     #[arg(long, value_name = "MIB")]
     pub small_mib: Option<u64>,
@@ -61,7 +61,7 @@ impl Args {
         self.size_mib.unwrap_or(if self.quick { 64 } else { 1024 }) << 20
     }
     fn small(&self) -> u64 {
-        self.small_mib.unwrap_or(if self.quick { 16 } else { 256 }) << 20
+        self.small_mib.unwrap_or(if self.quick { 32 } else { 256 }) << 20
     }
     fn sends(&self) -> usize {
         self.sends.unwrap_or(if self.quick { 200 } else { 2000 })

@@ -36,7 +36,9 @@ pub async fn run(args: &Args) -> Res<()> {
     let cli = cli_path(args)?;
     for tool in ["curl", "openssl"] {
         which(tool).ok_or_else(|| {
-            format!("`{tool}` is not on PATH; the benchmark compares with it (apt-get install {tool})")
+            format!(
+                "`{tool}` is not on PATH; the benchmark compares with it (apt-get install {tool})"
+            )
         })?;
     }
     let mut report = Report::default();
@@ -64,8 +66,13 @@ async fn run_in(args: &Args, cli: &Path, work: &Path, report: &mut Report) -> Re
     let big = work.join("big.bin");
     let mid = work.join("small.bin");
     if needs_files {
-        eprintln!("writing {} MiB and {} MiB test files…", size >> 20, small >> 20);
-        measure::make_file(&big, size, 0x9e37_79b9_7f4a_7c15).map_err(ioe("writing the big file"))?;
+        eprintln!(
+            "writing {} MiB and {} MiB test files…",
+            size >> 20,
+            small >> 20
+        );
+        measure::make_file(&big, size, 0x9e37_79b9_7f4a_7c15)
+            .map_err(ioe("writing the big file"))?;
         measure::make_file(&mid, small, 0x2545_f491_4f6c_dd1d)
             .map_err(ioe("writing the small file"))?;
         let kw = KwBench::start(work, size).await?;
@@ -91,6 +98,7 @@ struct KwBench {
     token: String,
     folder: String,
     http: reqwest::Client,
+    big_size: u64,
 }
 
 impl KwBench {
@@ -145,6 +153,7 @@ impl KwBench {
             token,
             folder: String::new(),
             http,
+            big_size: size,
         };
         let me = kw.get_json("rest/users/me").await?;
         kw.folder = me["mydirId"]
@@ -185,21 +194,34 @@ impl KwBench {
     }
 
     /// The CLI uploads `file` (a new version each time, so names never clash).
-    async fn cli_upload(&self, cli: &Path, work: &Path, file: &Path, verify: bool) -> Res<(Run, String)> {
+    async fn cli_upload(
+        &self,
+        cli: &Path,
+        work: &Path,
+        file: &Path,
+        verify: bool,
+    ) -> Res<(Run, String)> {
         let config = self.config.display().to_string();
         let path = file.display().to_string();
         let profile = if verify { "kw" } else { "kw_noverify" };
         let run = measure::run(
             cli,
             &[
-                "--config", &config, "--profile", profile, "--json", "--quiet", "upload", "--overwrite",
+                "--config",
+                &config,
+                "--profile",
+                profile,
+                "--json",
+                "--quiet",
+                "upload",
+                "--overwrite",
                 &path,
             ],
             work,
         )
         .await?;
         let id = first_file_id(&run.stdout).ok_or("the CLI's upload output named no file id")?;
-        self.prune(&id);
+        self.prune(self.big_size);
         Ok((run, id))
     }
 
@@ -209,7 +231,10 @@ impl KwBench {
         let name = format!("curl-{n}.bin");
         let session: Value = self
             .http
-            .post(self.url(&format!("rest/folders/{}/actions/initiateUpload", self.folder)))
+            .post(self.url(&format!(
+                "rest/folders/{}/actions/initiateUpload",
+                self.folder
+            )))
             .bearer_auth(&self.token)
             .header("X-Accellion-Version", "28")
             .json(&json!({ "filename": name, "totalSize": size, "totalChunks": 1 }))
@@ -246,24 +271,33 @@ impl KwBench {
             work,
         )
         .await?;
-        let entity: Value = serde_json::from_str(&run.stdout).map_err(ioe("curl's upload answer"))?;
+        let entity: Value =
+            serde_json::from_str(&run.stdout).map_err(ioe("curl's upload answer"))?;
         let id = entity["id"]
             .as_str()
             .ok_or("curl's upload answer named no file id")?
             .to_owned();
-        self.prune(&id);
+        self.prune(self.big_size);
         Ok((run, id))
     }
 
-    /// Keeps the disk use at one big file: drops every stored big file but the newest.
-    fn prune(&self, _keep: &str) {
+    /// Keeps the disk use at one copy of the big file (the newest, which the download
+    /// section fetches) and at most one of anything else large.
+    fn prune(&self, big_size: u64) {
         let store = self.sandbox.store();
         let mut big: Vec<_> = store
             .list()
             .into_iter()
             .filter(|f| f.size >= 1 << 20)
             .collect();
-        big.pop();
+        let keep_big = big.iter().rposition(|f| f.size == big_size);
+        let keep_other = big.iter().rposition(|f| f.size != big_size);
+        let mut index = 0;
+        big.retain(|_| {
+            let drop = Some(index) != keep_big && Some(index) != keep_other;
+            index += 1;
+            drop
+        });
         for f in big {
             let id = f.id.clone();
             let store = store.clone();
@@ -318,13 +352,22 @@ async fn big_file_sections(
     let mut last_id = String::new();
     for i in 0..reps {
         eprintln!("upload {sz}: curl, run {}", i + 1);
-        let (r, _) = kw.curl_upload(work, big, i).await.map_err(err("curl upload"))?;
+        let (r, _) = kw
+            .curl_upload(work, big, i)
+            .await
+            .map_err(err("curl upload"))?;
         curl_runs.push(r);
         eprintln!("upload {sz}: securesend, integrity on, run {}", i + 1);
-        let (r, _) = kw.cli_upload(cli, work, big, true).await.map_err(err("CLI upload"))?;
+        let (r, _) = kw
+            .cli_upload(cli, work, big, true)
+            .await
+            .map_err(err("CLI upload"))?;
         cli_runs.push(r);
         eprintln!("upload {sz}: securesend, integrity off, run {}", i + 1);
-        let (r, id) = kw.cli_upload(cli, work, big, false).await.map_err(err("CLI upload (verify = false)"))?;
+        let (r, id) = kw
+            .cli_upload(cli, work, big, false)
+            .await
+            .map_err(err("CLI upload (verify = false)"))?;
         fast_runs.push(r);
         last_id = id;
     }
@@ -340,12 +383,19 @@ async fn big_file_sections(
     report.figure("upload_cli_noverify_mib_s", round(off_rate, 1));
     report.figure("upload_curl_s", round(curl.wall.as_secs_f64(), 3));
     report.figure("upload_cli_s", round(cli_on.wall.as_secs_f64(), 3));
-    report.figure("upload_cli_noverify_s", round(cli_off.wall.as_secs_f64(), 3));
+    report.figure(
+        "upload_cli_noverify_s",
+        round(cli_off.wall.as_secs_f64(), 3),
+    );
 
     // Digests alone (needed for the upload limit): the CLI's own code and openssl.
     let ours = own_digests(big).await?;
     let mut openssl = Vec::new();
-    for (algo, flag) in [("sha256", "-sha256"), ("sha3_256", "-sha3-256"), ("md5", "-md5")] {
+    for (algo, flag) in [
+        ("sha256", "-sha256"),
+        ("sha3_256", "-sha3-256"),
+        ("md5", "-md5"),
+    ] {
         let path = big.display().to_string();
         let r = measure::run(Path::new("openssl"), &["dgst", flag, &path], work)
             .await
@@ -355,7 +405,10 @@ async fn big_file_sections(
     let openssl_cpu: f64 = openssl.iter().map(|(_, r)| r.cpu_s).sum();
     let ours_cpu: f64 = ours.iter().map(|(_, s)| s).sum();
     for (algo, r) in &openssl {
-        report.figure(&format!("digest_openssl_{algo}_cpu_s_per_gib"), round(r.cpu_s / gib, 3));
+        report.figure(
+            &format!("digest_openssl_{algo}_cpu_s_per_gib"),
+            round(r.cpu_s / gib, 3),
+        );
     }
     for (algo, s) in &ours {
         report.figure(&format!("digest_ours_{algo}_s_per_gib"), round(s / gib, 3));
@@ -392,19 +445,28 @@ async fn big_file_sections(
 
     if args.wants("memory") {
         eprintln!("memory: securesend upload of {} MiB", args.small() >> 20);
-        let (small_run, _) = kw.cli_upload(cli, work, mid, true).await.map_err(err("CLI upload (small)"))?;
+        let (small_run, _) = kw
+            .cli_upload(cli, work, mid, true)
+            .await
+            .map_err(err("CLI upload (small)"))?;
         let small_mib = small_run.maxrss_kib as f64 / 1024.0;
         let big_mib = cli_on.maxrss_kib as f64 / 1024.0;
         report.figure("rss_small_file_bytes", args.small());
         report.figure("rss_small_mib", round(small_mib, 1));
         report.figure("rss_big_mib", round(big_mib, 1));
-        report.figure("rss_big_noverify_mib", round(cli_off.maxrss_kib as f64 / 1024.0, 1));
+        report.figure(
+            "rss_big_noverify_mib",
+            round(cli_off.maxrss_kib as f64 / 1024.0, 1),
+        );
         report.figure("rss_curl_mib", round(curl.maxrss_kib as f64 / 1024.0, 1));
         // Flat: the big file may cost at most 4 MiB (allocator noise) more than the small one.
         let flat = big_mib <= small_mib + 4.0;
         report.row(Row {
             id: "b",
-            what: format!("peak RSS of the CLI uploading {} MiB / {sz} (MiB)", args.small() >> 20),
+            what: format!(
+                "peak RSS of the CLI uploading {} MiB / {sz} (MiB)",
+                args.small() >> 20
+            ),
             securesend: format!("{small_mib:.1} / {big_mib:.1}"),
             reference: format!("curl {:.1}", curl.maxrss_kib as f64 / 1024.0),
             ratio: Some(big_mib / small_mib.max(1e-9)),
@@ -450,7 +512,14 @@ async fn big_file_sections(
             let r = measure::run(
                 cli,
                 &[
-                    "--config", &config, "--json", "--quiet", "download", "--overwrite", "-o", &dl_s,
+                    "--config",
+                    &config,
+                    "--json",
+                    "--quiet",
+                    "download",
+                    "--overwrite",
+                    "-o",
+                    &dl_s,
                     &last_id,
                 ],
                 work,
@@ -458,34 +527,56 @@ async fn big_file_sections(
             .await
             .map_err(err("CLI download"))?;
             cli_dl.push(r);
-            for entry in std::fs::read_dir(&dl).map_err(ioe("download directory"))?.flatten() {
+            for entry in std::fs::read_dir(&dl)
+                .map_err(ioe("download directory"))?
+                .flatten()
+            {
                 let _ = std::fs::remove_file(entry.path());
             }
             eprintln!("download {sz}: securesend, integrity off, run {}", i + 1);
             let r = measure::run(
                 cli,
                 &[
-                    "--config", &config, "--profile", "kw_noverify", "--json", "--quiet", "download",
-                    "--overwrite", "-o", &dl_s, &last_id,
+                    "--config",
+                    &config,
+                    "--profile",
+                    "kw_noverify",
+                    "--json",
+                    "--quiet",
+                    "download",
+                    "--overwrite",
+                    "-o",
+                    &dl_s,
+                    &last_id,
                 ],
                 work,
             )
             .await
             .map_err(err("CLI download (verify = false)"))?;
             fast_dl.push(r);
-            for entry in std::fs::read_dir(&dl).map_err(ioe("download directory"))?.flatten() {
+            for entry in std::fs::read_dir(&dl)
+                .map_err(ioe("download directory"))?
+                .flatten()
+            {
                 let _ = std::fs::remove_file(entry.path());
             }
         }
         let c = best(&curl_dl);
         let s = best(&cli_dl);
         let f = best(&fast_dl);
-        let (cr, sr, fr) = (mib_s(size, c.wall), mib_s(size, s.wall), mib_s(size, f.wall));
+        let (cr, sr, fr) = (
+            mib_s(size, c.wall),
+            mib_s(size, s.wall),
+            mib_s(size, f.wall),
+        );
         report.figure("download_curl_mib_s", round(cr, 1));
         report.figure("download_cli_mib_s", round(sr, 1));
         report.figure("download_cli_noverify_mib_s", round(fr, 1));
         report.figure("download_cli_cpu_s_per_gib", round(s.cpu_s / gib, 3));
-        report.figure("download_cli_noverify_cpu_s_per_gib", round(f.cpu_s / gib, 3));
+        report.figure(
+            "download_cli_noverify_cpu_s_per_gib",
+            round(f.cpu_s / gib, 3),
+        );
         report.figure("download_curl_cpu_s_per_gib", round(c.cpu_s / gib, 3));
         report.figure("rss_download_mib", round(s.maxrss_kib as f64 / 1024.0, 1));
         report.row(Row {
@@ -513,7 +604,10 @@ async fn big_file_sections(
         let curl_cpu = curl.cpu_s / gib;
         let dig = openssl_cpu / gib;
         report.figure("upload_cli_cpu_s_per_gib", round(cli_cpu, 3));
-        report.figure("upload_cli_noverify_cpu_s_per_gib", round(cli_off.cpu_s / gib, 3));
+        report.figure(
+            "upload_cli_noverify_cpu_s_per_gib",
+            round(cli_off.cpu_s / gib, 3),
+        );
         report.figure("upload_curl_cpu_s_per_gib", round(curl_cpu, 3));
         report.figure("digests_openssl_cpu_s_per_gib", round(dig, 3));
         report.figure("digests_ours_s_per_gib", round(ours_cpu / gib, 3));
@@ -535,7 +629,7 @@ async fn big_file_sections(
             met: Some(cli_cpu / budget <= 1.5),
         });
         report.note(format!(
-            "digests in securesend's own code, each alone, s/GiB: {} (sum {:.2}); the upload limit's digest rate is the file size over that sum",
+            "digests in securesend's own code, each alone, CPU s/GiB: {} (sum {:.2}); the upload limit's digest rate is the file size over that sum",
             ours.iter()
                 .map(|(a, s)| format!("{a} {:.2}", s / gib))
                 .collect::<Vec<_>>()
@@ -555,15 +649,31 @@ async fn own_digests(path: &Path) -> Res<Vec<(&'static str, f64)>> {
         use std::io::Read;
         let sets = [
             ("sha256", DigestSet::SHA256),
-            ("sha3_256", DigestSet { sha256: false, md5: false, sha3_256: true }),
-            ("md5", DigestSet { sha256: false, md5: true, sha3_256: false }),
+            (
+                "sha3_256",
+                DigestSet {
+                    sha256: false,
+                    md5: false,
+                    sha3_256: true,
+                },
+            ),
+            (
+                "md5",
+                DigestSet {
+                    sha256: false,
+                    md5: true,
+                    sha3_256: false,
+                },
+            ),
         ];
         let mut out = Vec::new();
         let mut buf = vec![0u8; 1 << 20];
         for (name, set) in sets {
             let mut f = std::fs::File::open(&path).map_err(ioe("test file"))?;
             let mut h = Hasher::new(set);
-            let started = Instant::now();
+            // CPU time of this thread, not wall time: comparable with openssl's rusage, and
+            // not inflated when other processes share the cores.
+            let started = thread_cpu();
             loop {
                 let n = f.read(&mut buf).map_err(ioe("test file"))?;
                 if n == 0 {
@@ -572,12 +682,21 @@ async fn own_digests(path: &Path) -> Res<Vec<(&'static str, f64)>> {
                 h.update(&buf[..n]);
             }
             let _ = h.finish();
-            out.push((name, started.elapsed().as_secs_f64()));
+            out.push((name, thread_cpu() - started));
         }
         Ok(out)
     })
     .await
     .map_err(ioe("digest task"))?
+}
+
+/// User + system CPU seconds of the calling thread so far.
+fn thread_cpu() -> f64 {
+    use nix::sys::resource::{UsageWho, getrusage};
+    getrusage(UsageWho::RUSAGE_THREAD).map_or(0.0, |u| {
+        let secs = |t: nix::sys::time::TimeVal| t.tv_sec() as f64 + t.tv_usec() as f64 / 1e6;
+        secs(u.user_time()) + secs(u.system_time())
+    })
 }
 
 /// (e) Many small EGroupware sends through one provider handle vs a bare HTTP loop.
@@ -609,7 +728,10 @@ async fn sends(args: &Args, work: &Path, report: &mut Report) -> Res<()> {
             .map_err(ioe("building the message"))
     };
     // Warm-up: the identity lookup and the connection happen once per handle.
-    provider.send(message()?).await.map_err(ioe("warm-up send"))?;
+    provider
+        .send(message()?)
+        .await
+        .map_err(ioe("warm-up send"))?;
     let warm = sandbox.journal().len();
     eprintln!("{n} EGroupware sends through the library, {k} in flight");
     let started = Instant::now();
@@ -662,8 +784,13 @@ async fn sends(args: &Args, work: &Path, report: &mut Report) -> Res<()> {
     let started = Instant::now();
     let mut gen_lat: Vec<Duration> = futures::stream::iter(0..n)
         .map(|_| {
-            let (client, url, body, user, pass) =
-                (client.clone(), url.clone(), body.clone(), user.clone(), pass.clone());
+            let (client, url, body, user, pass) = (
+                client.clone(),
+                url.clone(),
+                body.clone(),
+                user.clone(),
+                pass.clone(),
+            );
             async move {
                 let t = Instant::now();
                 let r = client
@@ -811,8 +938,15 @@ async fn latency(args: &Args, work: &Path, report: &mut Report) -> Res<()> {
     let ratio = cold.as_secs_f64() / cold_floor.as_secs_f64();
     report.row(Row {
         id: "f",
-        what: format!("Kiteworks send, 3 × 256 KiB, {} ms per request, fresh handle (ms)", args.latency_ms),
-        securesend: format!("{:.0} ({} requests, {cold_depth} in sequence)", ms(cold), cold_entries.len()),
+        what: format!(
+            "Kiteworks send, 3 × 256 KiB, {} ms per request, fresh handle (ms)",
+            args.latency_ms
+        ),
+        securesend: format!(
+            "{:.0} ({} requests, {cold_depth} in sequence)",
+            ms(cold),
+            cold_entries.len()
+        ),
         reference: format!("floor {:.0} = 5 × {} ms", ms(cold_floor), args.latency_ms),
         ratio: Some(ratio),
         target: "≤ 1.20".into(),
@@ -822,7 +956,11 @@ async fn latency(args: &Args, work: &Path, report: &mut Report) -> Res<()> {
     report.row(Row {
         id: "f2",
         what: "the same send again on the same handle (ms)".into(),
-        securesend: format!("{:.0} ({} requests, {warm_depth} in sequence)", ms(warm), warm_entries.len()),
+        securesend: format!(
+            "{:.0} ({} requests, {warm_depth} in sequence)",
+            ms(warm),
+            warm_entries.len()
+        ),
         reference: format!("floor {:.0} = 4 × {} ms", ms(warm_floor), args.latency_ms),
         ratio: Some(wratio),
         target: "≤ 1.20".into(),
