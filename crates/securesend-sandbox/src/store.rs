@@ -77,7 +77,9 @@ pub struct Fingerprints {
 #[derive(Clone)]
 struct Digests {
     sha256: Sha256,
-    extra: Option<(md5::Md5, sha3::Sha3_256)>,
+    // Boxed: SHA3's state is large, and uploads waiting in the store's map should not all
+    // carry it inline.
+    extra: Option<Box<(md5::Md5, sha3::Sha3_256)>>,
 }
 
 impl fmt::Debug for Digests {
@@ -92,22 +94,25 @@ impl Digests {
     fn new(fingerprints: bool) -> Digests {
         Digests {
             sha256: Sha256::new(),
-            extra: fingerprints.then(|| (md5::Md5::new(), sha3::Sha3_256::new())),
+            extra: fingerprints.then(|| Box::new((md5::Md5::new(), sha3::Sha3_256::new()))),
         }
     }
 
     fn update(&mut self, data: &[u8]) {
         self.sha256.update(data);
-        if let Some((md5, sha3)) = &mut self.extra {
-            md5.update(data);
-            sha3.update(data);
+        if let Some(extra) = &mut self.extra {
+            extra.0.update(data);
+            extra.1.update(data);
         }
     }
 
     fn finish(self) -> (String, Option<Fingerprints>) {
-        let extra = self.extra.map(|(md5, sha3)| Fingerprints {
-            md5: hex::encode(md5.finalize()),
-            sha3_256: hex::encode(sha3.finalize()),
+        let extra = self.extra.map(|extra| {
+            let (md5, sha3) = *extra;
+            Fingerprints {
+                md5: hex::encode(md5.finalize()),
+                sha3_256: hex::encode(sha3.finalize()),
+            }
         });
         (hex::encode(self.sha256.finalize()), extra)
     }
