@@ -274,6 +274,42 @@ impl Drop for Chunker {
 /// Buffer for bytes that are hashed but not yielded (resume).
 const SKIP_BUFFER: usize = 64 << 10;
 
+/// Digests computed on a blocking thread of their own: SHA3-256 and MD5 cost seconds per GiB,
+/// which on a runtime worker would stall the network path; here they overlap with reading and
+/// sending instead. The thread gets the chunks' `Bytes` (shared, not copied).
+struct HashThread {
+    tx: mpsc::Sender<Bytes>,
+    done: JoinHandle<Hasher>,
+}
+
+impl HashThread {
+    fn start(hasher: Hasher) -> HashThread {
+        // One chunk queued while one is hashed: the thread never holds more than two chunks,
+        // and a producer ahead of it waits instead of reading on.
+        let (tx, mut rx) = mpsc::channel::<Bytes>(1);
+        let done = tokio::task::spawn_blocking(move || {
+            let mut hasher = hasher;
+            while let Some(chunk) = rx.blocking_recv() {
+                hasher.update(&chunk);
+            }
+            hasher
+        });
+        HashThread { tx, done }
+    }
+
+    async fn feed(&self, chunk: &Bytes) {
+        // The thread only stops when `tx` is dropped (or it panicked, caught in `finish`).
+        let _ = self.tx.send(chunk.clone()).await;
+    }
+
+    async fn finish(self) -> Result<Hasher> {
+        drop(self.tx);
+        self.done
+            .await
+            .map_err(|_| Error::new(crate::ErrorKind::Io, "the digest thread stopped"))
+    }
+}
+
 async fn produce(
     mut reader: BoxReader,
     plan: ChunkPlan,
@@ -288,18 +324,39 @@ async fn produce(
         let _ = tx.send(Msg::Failed(e)).await;
         return;
     }
+    let mut bytes = hasher.bytes();
+    let threaded = digests != DigestSet::NONE && first < count;
+    let mut thread = threaded.then(|| HashThread::start(std::mem::take(&mut hasher)));
     for index in first..count {
         let Ok(permit) = tx.reserve().await else {
             return; // the consumer is gone
         };
         let is_last = index + 1 == count;
-        let read = read_chunk(&mut reader, plan.len(index), &mut hasher, plan).await;
+        let read = read_chunk(&mut reader, plan.len(index), bytes, plan).await;
         let read = match read {
             Ok(data) if is_last => check_end(&mut reader, plan.total).await.map(|()| data),
             other => other,
         };
+        let read = match (read, thread.as_ref()) {
+            (Ok(data), Some(t)) => {
+                t.feed(&data).await;
+                Ok(data)
+            }
+            (other, _) => other,
+        };
+        let read = match read {
+            Ok(data) if is_last => match thread.take() {
+                Some(t) => t.finish().await.map(|h| {
+                    hasher = h;
+                    data
+                }),
+                None => Ok(data),
+            },
+            other => other,
+        };
         match read {
             Ok(data) => {
+                bytes += data.len() as u64;
                 let sums = is_last.then(|| hasher.clone().finish());
                 permit.send(Msg::Chunk(
                     Chunk {
@@ -326,11 +383,12 @@ async fn produce(
     }
 }
 
-/// Reads exactly `len` bytes into a buffer of that size, hashing them as they arrive.
+/// Reads exactly `len` bytes into a buffer of that size; `before` bytes were read earlier
+/// (for the error message of a short file).
 async fn read_chunk(
     reader: &mut BoxReader,
     len: u64,
-    hasher: &mut Hasher,
+    before_chunk: u64,
     plan: ChunkPlan,
 ) -> Result<Bytes> {
     // `len` fits: ChunkPlan::new checked the chunk size against usize.
@@ -344,9 +402,8 @@ async fn read_chunk(
             .await
             .map_err(|e| Error::io("reading the file to upload", e))?;
         if n == 0 {
-            return Err(short_input(hasher.bytes(), plan.total));
+            return Err(short_input(before_chunk + before as u64, plan.total));
         }
-        hasher.update(&buf[before..]);
     }
     Ok(buf.freeze())
 }

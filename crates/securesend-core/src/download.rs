@@ -7,13 +7,17 @@ use std::pin::Pin;
 use bytes::{Bytes, BytesMut};
 use futures::{Stream, StreamExt};
 use serde::Serialize;
-use tokio::io::AsyncWriteExt;
 
 use crate::checksum::{Checksums, Hasher};
 use crate::error::{Error, ErrorKind, Result};
 use crate::names::sanitize_file_name;
 use crate::progress::{FileProgress, Progress};
 use crate::remote::RemoteFile;
+
+/// Received chunks queued for the writer thread (network chunks are tens of KiB).
+const WRITE_QUEUE: usize = 16;
+/// The writer's buffer: a gigabyte is a few thousand disk writes.
+const WRITE_BUFFER: usize = 256 << 10;
 
 /// A stream of bytes from a service.
 pub type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes>> + Send>>;
@@ -132,26 +136,61 @@ impl Download {
             .as_file()
             .try_clone()
             .map_err(|e| Error::io("opening the temporary file", e))?;
-        let mut out =
-            tokio::io::BufWriter::with_capacity(256 * 1024, tokio::fs::File::from_std(std_file));
         let what = dest.display().to_string();
-        let (mut stream, mut verifier) = self.into_parts();
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk?;
-            verifier.feed(&chunk)?;
-            out.write_all(&chunk)
-                .await
-                .map_err(|e| Error::io(format!("writing {what}"), e))?;
+        let (mut stream, verifier) = self.into_parts();
+        let Verifier {
+            file: remote,
+            hasher,
+            mut progress,
+        } = verifier;
+        // Hashing and writing run on a thread of their own, fed the received `Bytes` through
+        // a short queue: the digests (seconds per GiB) and the disk then overlap with the
+        // network instead of holding the runtime that reads it.
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(WRITE_QUEUE);
+        let writer = tokio::task::spawn_blocking(move || -> std::io::Result<Hasher> {
+            use std::io::Write;
+            let mut hasher = hasher;
+            let mut out = std::io::BufWriter::with_capacity(WRITE_BUFFER, std_file);
+            while let Some(chunk) = rx.blocking_recv() {
+                hasher.update(&chunk);
+                out.write_all(&chunk)?;
+            }
+            out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+            Ok(hasher)
+        });
+        let mut received = 0u64;
+        let read = async {
+            while let Some(chunk) = stream.next().await {
+                let chunk = chunk?;
+                received += chunk.len() as u64;
+                if let Some(size) = remote.size {
+                    if received > size {
+                        return Err(Error::integrity(format!(
+                            "{}: the service sent more than the {size} bytes it announced",
+                            remote.name
+                        )));
+                    }
+                }
+                progress.advance(chunk.len() as u64);
+                if tx.send(chunk).await.is_err() {
+                    break; // the writer failed; its error is reported below
+                }
+            }
+            Ok(())
         }
-        let (size, checksums) = verifier.finish()?;
-        out.flush()
+        .await;
+        drop(tx);
+        let written = writer
             .await
-            .map_err(|e| Error::io(format!("writing {what}"), e))?;
-        let file = out.into_inner();
-        file.sync_all()
-            .await
-            .map_err(|e| Error::io(format!("syncing {what}"), e))?;
-        drop(file);
+            .map_err(|e| Error::io(format!("writing {what}"), std::io::Error::other(e)));
+        read?;
+        let hasher = written?.map_err(|e| Error::io(format!("writing {what}"), e))?;
+        let (size, checksums) = Verifier {
+            file: remote,
+            hasher,
+            progress,
+        }
+        .finish()?;
         let persisted = if replace {
             temp.persist(&dest).map_err(|e| e.error)
         } else {

@@ -209,6 +209,11 @@ pub struct KiteworksConfig {
     /// with ours; 0 skips the comparison.
     #[serde(default = "default_fingerprint_wait")]
     pub fingerprint_wait_secs: u64,
+    /// Integrity checks: compute SHA-256, SHA3-256 and MD5 while streaming and compare the
+    /// service's fingerprints with them (uploads and downloads). `false` skips the digests and
+    /// the comparisons (sizes are still checked), for when CPU matters more than the check.
+    #[serde(default = "yes")]
+    pub verify: bool,
     /// Where chunks are posted: `uri` (default) or `rest`.
     #[serde(default)]
     pub chunk_endpoint: ChunkEndpoint,
@@ -319,6 +324,7 @@ pub(crate) struct Settings {
     pub upload_folder: Option<String>,
     pub attachment_concurrency: usize,
     pub fingerprint_wait: std::time::Duration,
+    pub verify: bool,
     pub chunk_endpoint: ChunkEndpoint,
     pub acl: Option<Acl>,
     pub secure_body: Option<bool>,
@@ -510,6 +516,7 @@ impl KiteworksConfig {
             upload_folder,
             attachment_concurrency: self.attachment_concurrency,
             fingerprint_wait: std::time::Duration::from_secs(self.fingerprint_wait_secs),
+            verify: self.verify,
             chunk_endpoint: self.chunk_endpoint,
             acl: self.acl,
             secure_body: self.secure_body,

@@ -197,12 +197,24 @@ impl Inner {
             }
             by_id.push(r);
         }
-        let chunk = if msg.attachments().is_empty() {
-            0
-        } else {
-            self.chunk_size().await?
+        // The upload configuration (first send only; it is kept) and the draft do not depend
+        // on each other: asking both at once saves a round trip.
+        let chunk = async {
+            if msg.attachments().is_empty() {
+                Ok(0)
+            } else {
+                self.chunk_size().await
+            }
         };
-        let draft = self.api.create_draft(&body).await?;
+        let (chunk, draft) = futures::join!(chunk, self.api.create_draft(&body));
+        let draft = draft?;
+        let chunk = match chunk {
+            Ok(c) => c,
+            Err(e) => {
+                self.discard_draft(&draft).await;
+                return Err(e);
+            }
+        };
         let uploaded = match self.attach_all(&draft, &msg, chunk).await {
             Ok(files) => files,
             Err(e) => {

@@ -125,7 +125,12 @@ impl Inner {
             progress.set(plan.offset(session.first_chunk));
         }
         let reader = file.open().await?;
-        let mut chunker = Chunker::resume(reader, plan, DigestSet::ALL, session.first_chunk)?;
+        let digests = if self.settings.verify {
+            DigestSet::ALL
+        } else {
+            DigestSet::NONE
+        };
+        let mut chunker = Chunker::resume(reader, plan, digests, session.first_chunk)?;
         let mut finished = None;
         while let Some(chunk) = chunker.next_chunk().await? {
             let len = chunk.len() as u64;
@@ -340,6 +345,9 @@ impl Inner {
                     .with_provider(PROVIDER)
                     .with_operation("upload"));
                 }
+            }
+            if !self.settings.verify {
+                return Ok(current);
             }
             let theirs = service_checksums(&current);
             if !theirs.is_empty() {

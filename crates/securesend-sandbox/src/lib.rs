@@ -119,7 +119,7 @@ pub use service::{
     Credentials, LOCAL_PROVIDER, Mount, Registry, SeedKind, SeededItem, Selection, Service,
     ServiceContext,
 };
-pub use store::{FileStore, StoreError, StoredFile};
+pub use store::{FileStore, Fingerprints, StoreError, StoredFile};
 pub use tokens::Tokens;
 
 /// Re-exported so a service written outside this crate (a test's) needs no extra dependency.

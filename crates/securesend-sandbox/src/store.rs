@@ -12,6 +12,7 @@
 //! never reach the file system.
 
 use std::collections::HashMap;
+use std::fmt;
 use std::future::Future;
 use std::io::{self, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -57,6 +58,64 @@ pub struct StoredFile {
     pub path: PathBuf,
     /// When it was stored (sandbox clock).
     pub stored_at: SystemTime,
+    /// MD5 and SHA3-256, for uploads begun with [`FileStore::begin_upload_fingerprinted`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fingerprints: Option<Fingerprints>,
+}
+
+/// Digests beyond SHA-256 that some services report (Kiteworks' fingerprints), computed while
+/// the content streams in rather than by reading the whole file again afterwards.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Fingerprints {
+    /// Lowercase hex MD5.
+    pub md5: String,
+    /// Lowercase hex SHA3-256.
+    pub sha3_256: String,
+}
+
+/// The digests of a body being written: SHA-256 always, the fingerprints when asked for.
+#[derive(Clone)]
+struct Digests {
+    sha256: Sha256,
+    // Boxed: SHA3's state is large, and uploads waiting in the store's map should not all
+    // carry it inline.
+    extra: Option<Box<(md5::Md5, sha3::Sha3_256)>>,
+}
+
+impl fmt::Debug for Digests {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Digests")
+            .field("fingerprints", &self.extra.is_some())
+            .finish()
+    }
+}
+
+impl Digests {
+    fn new(fingerprints: bool) -> Digests {
+        Digests {
+            sha256: Sha256::new(),
+            extra: fingerprints.then(|| Box::new((md5::Md5::new(), sha3::Sha3_256::new()))),
+        }
+    }
+
+    fn update(&mut self, data: &[u8]) {
+        self.sha256.update(data);
+        if let Some(extra) = &mut self.extra {
+            extra.0.update(data);
+            extra.1.update(data);
+        }
+    }
+
+    fn finish(self) -> (String, Option<Fingerprints>) {
+        let extra = self.extra.map(|extra| {
+            let (md5, sha3) = *extra;
+            Fingerprints {
+                md5: hex::encode(md5.finalize()),
+                sha3_256: hex::encode(sha3.finalize()),
+            }
+        });
+        (hex::encode(self.sha256.finalize()), extra)
+    }
 }
 
 /// The state of an unfinished chunked upload.
@@ -141,7 +200,7 @@ struct PendingUpload {
     path: PathBuf,
     size: u64,
     parts: u64,
-    hasher: Sha256,
+    hasher: Digests,
     expected_size: Option<u64>,
 }
 
@@ -240,20 +299,22 @@ impl FileStore {
             total: self.cap(limit),
             part: None,
         };
-        let (size, hasher) = match copy(file, body, Sha256::new(), 0, limits).await {
+        let (size, hasher) = match copy(file, body, Digests::new(false), 0, limits).await {
             Ok(done) => done,
             Err(e) => {
                 let _ = tokio::fs::remove_file(&path).await;
                 return Err(e);
             }
         };
+        let (sha256, fingerprints) = hasher.finish();
         let stored = StoredFile {
             id: id.clone(),
             name,
             size,
-            sha256: hex::encode(hasher.finalize()),
+            sha256,
             path,
             stored_at: self.inner.clock.now(),
+            fingerprints,
         };
         lock(&self.inner.files).insert(id, stored.clone());
         Ok(stored)
@@ -288,6 +349,25 @@ impl FileStore {
         name: &str,
         expected_size: Option<u64>,
     ) -> Result<UploadProgress, StoreError> {
+        self.begin(name, expected_size, false).await
+    }
+
+    /// Like [`FileStore::begin_upload`], also computing MD5 and SHA3-256 as parts arrive (the
+    /// stored file's [`StoredFile::fingerprints`]).
+    pub async fn begin_upload_fingerprinted(
+        &self,
+        name: &str,
+        expected_size: Option<u64>,
+    ) -> Result<UploadProgress, StoreError> {
+        self.begin(name, expected_size, true).await
+    }
+
+    async fn begin(
+        &self,
+        name: &str,
+        expected_size: Option<u64>,
+        fingerprints: bool,
+    ) -> Result<UploadProgress, StoreError> {
         if let (Some(e), Some(max)) = (expected_size, self.inner.max_file_bytes) {
             if e > max {
                 return Err(StoreError::TooLarge { limit: max });
@@ -301,7 +381,7 @@ impl FileStore {
             path,
             size: 0,
             parts: 0,
-            hasher: Sha256::new(),
+            hasher: Digests::new(fingerprints),
             expected_size,
         };
         let progress = pending.progress(&upload_id);
@@ -389,13 +469,15 @@ impl FileStore {
             return Err(e.into());
         }
         lock(&self.inner.uploads).remove(upload_id);
+        let (sha256, fingerprints) = pending.hasher.finish();
         let stored = StoredFile {
             id: id.clone(),
             name: pending.name,
             size: pending.size,
-            sha256: hex::encode(pending.hasher.finalize()),
+            sha256,
             path,
             stored_at: self.inner.clock.now(),
+            fingerprints,
         };
         lock(&self.inner.files).insert(id, stored.clone());
         Ok(stored)
@@ -590,16 +672,16 @@ async fn detached<T: Send + 'static>(
 async fn copy<S, E>(
     file: std::fs::File,
     body: S,
-    hasher: Sha256,
+    hasher: Digests,
     already: u64,
     limits: Limits,
-) -> Result<(u64, Sha256), StoreError>
+) -> Result<(u64, Digests), StoreError>
 where
     S: Stream<Item = Result<Bytes, E>>,
     E: Into<BoxError>,
 {
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(PIPELINE_DEPTH);
-    let writer = tokio::task::spawn_blocking(move || -> io::Result<Sha256> {
+    let writer = tokio::task::spawn_blocking(move || -> io::Result<Digests> {
         let mut hasher = hasher;
         let mut out = io::BufWriter::with_capacity(WRITE_BUFFER, file);
         while let Some(chunk) = rx.blocking_recv() {

@@ -34,7 +34,10 @@ pub(crate) async fn file_record(
     folder_id: Option<String>,
     mail_id: Option<String>,
 ) -> std::io::Result<FileRec> {
-    let (mut md5, sha3) = digests(&stored).await?;
+    let (mut md5, sha3) = match &stored.fingerprints {
+        Some(f) => (f.md5.clone(), f.sha3_256.clone()),
+        None => digests(&stored).await?,
+    };
     if kw.corrupt_fingerprints() {
         md5 = "0".repeat(32);
     }

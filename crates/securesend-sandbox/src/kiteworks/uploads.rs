@@ -157,7 +157,9 @@ async fn initiate(kw: Kw, target: Target, headers: &HeaderMap, body: &Bytes) -> 
     let progress = match kw
         .ctx()
         .store()
-        .begin_upload(&filename, Some(total_size))
+        // Fingerprints computed as chunks arrive, so completing a gigabyte upload does not
+        // mean reading it all again.
+        .begin_upload_fingerprinted(&filename, Some(total_size))
         .await
     {
         Ok(p) => p,
