@@ -400,6 +400,7 @@ mod tests {
             sha256: e.sha256.clone(),
             path: std::path::PathBuf::new(),
             stored_at: std::time::SystemTime::UNIX_EPOCH,
+            fingerprints: None,
         }
     }
 
