@@ -13,7 +13,7 @@
 //! | WebDAV `GET`/`HEAD` | files with `Last-Modified`, `ETag`, single ranges (206/416) and multiple ranges (`multipart/byteranges`); folders as an HTML index |
 //! | WebDAV `PUT` | 201 new / 204 replaced, 409 missing parent, 403 not writable or a folder, 413 over quota, 423 locked, 501 for chunked bodies (Apache + FastCGI, switchable) |
 //! | WebDAV `MKCOL`, `DELETE` | 201/405/409/403, 204/404/403 |
-//! | WebDAV `PROPFIND` | `Depth: 0` or `1` → 207 multistatus in `text/xml` (the resource first, then its readable members; `allprop`, `propname` or a `prop` list), 404 missing, 403 unreadable, 400 for a body that is no `DAV:propfind`; `Depth: infinity` or none → 403 `propfind-finite-depth` (stricter than EGroupware, see [`propfind`]) |
+//! | WebDAV `PROPFIND` | `Depth: 0` or `1` → 207 multistatus in `text/xml` (the resource first, then its readable members; `allprop`, `propname` or a `prop` list), 404 missing, 403 unreadable, 400 for a body that is no `DAV:propfind`; `Depth: infinity` or none → 403 `propfind-finite-depth` (stricter than EGroupware; see the `propfind` module) |
 //!
 //! Every answer of the DAV layer carries `X-Dav-Powered-By`, and its status text becomes the
 //! reason phrase and `X-WebDAV-Status` (`422 Error decoding JSON: Syntax error`), so clients
