@@ -225,6 +225,46 @@ impl KwBench {
         Ok((run, id))
     }
 
+    /// The CLI downloads file `id` into `dir`, which is emptied afterwards so every run writes
+    /// a new file.
+    async fn cli_download(
+        &self,
+        cli: &Path,
+        work: &Path,
+        dir: &Path,
+        id: &str,
+        verify: bool,
+    ) -> Res<Run> {
+        let config = self.config.display().to_string();
+        let out = dir.display().to_string();
+        let profile = if verify { "kw" } else { "kw_noverify" };
+        let run = measure::run(
+            cli,
+            &[
+                "--config",
+                &config,
+                "--profile",
+                profile,
+                "--json",
+                "--quiet",
+                "download",
+                "--overwrite",
+                "-o",
+                &out,
+                id,
+            ],
+            work,
+        )
+        .await?;
+        for entry in std::fs::read_dir(dir)
+            .map_err(ioe("download directory"))?
+            .flatten()
+        {
+            let _ = std::fs::remove_file(entry.path());
+        }
+        Ok(run)
+    }
+
     /// curl posts `file` as the one chunk of a session the bench opens.
     async fn curl_upload(&self, work: &Path, file: &Path, n: usize) -> Res<(Run, String)> {
         let size = std::fs::metadata(file).map_err(ioe("test file"))?.len();
@@ -478,8 +518,6 @@ async fn big_file_sections(
     if args.wants("download") {
         let dl = work.join("downloads");
         std::fs::create_dir_all(&dl).map_err(ioe("download directory"))?;
-        let config = kw.config.display().to_string();
-        let dl_s = dl.display().to_string();
         let headers = kw.header_file(work)?;
         let mut curl_dl = Vec::new();
         let mut cli_dl = Vec::new();
@@ -509,57 +547,17 @@ async fn big_file_sections(
             let _ = std::fs::remove_file(&out);
             curl_dl.push(r);
             eprintln!("download {sz}: securesend, run {}", i + 1);
-            let r = measure::run(
-                cli,
-                &[
-                    "--config",
-                    &config,
-                    "--json",
-                    "--quiet",
-                    "download",
-                    "--overwrite",
-                    "-o",
-                    &dl_s,
-                    &last_id,
-                ],
-                work,
-            )
-            .await
-            .map_err(err("CLI download"))?;
-            cli_dl.push(r);
-            for entry in std::fs::read_dir(&dl)
-                .map_err(ioe("download directory"))?
-                .flatten()
-            {
-                let _ = std::fs::remove_file(entry.path());
-            }
+            cli_dl.push(
+                kw.cli_download(cli, work, &dl, &last_id, true)
+                    .await
+                    .map_err(err("CLI download"))?,
+            );
             eprintln!("download {sz}: securesend, integrity off, run {}", i + 1);
-            let r = measure::run(
-                cli,
-                &[
-                    "--config",
-                    &config,
-                    "--profile",
-                    "kw_noverify",
-                    "--json",
-                    "--quiet",
-                    "download",
-                    "--overwrite",
-                    "-o",
-                    &dl_s,
-                    &last_id,
-                ],
-                work,
-            )
-            .await
-            .map_err(err("CLI download (verify = false)"))?;
-            fast_dl.push(r);
-            for entry in std::fs::read_dir(&dl)
-                .map_err(ioe("download directory"))?
-                .flatten()
-            {
-                let _ = std::fs::remove_file(entry.path());
-            }
+            fast_dl.push(
+                kw.cli_download(cli, work, &dl, &last_id, false)
+                    .await
+                    .map_err(err("CLI download (verify = false)"))?,
+            );
         }
         let c = best(&curl_dl);
         let s = best(&cli_dl);
