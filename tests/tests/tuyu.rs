@@ -90,16 +90,11 @@ async fn bad_configuration_is_refused() {
 /// administrators create.
 #[tokio::test]
 async fn browses() {
-    let sandbox = Sandbox::start(&Tuyu::default(), SandboxOptions::default())
-        .await
-        .expect("the sandbox starts");
-    let mut fields = sandbox.profile().clone();
-    fields.remove("provider");
-    fields.insert("folder_root".into(), WORKSPACE.into());
-    let profile = ProfileConfig::new("conformance", "tuyu", fields, ".");
-    let t = c::Target {
-        provider: securesend::connect(&profile).expect("tuyu connects"),
-        observer: Box::new(c::SandboxObserver::new(&sandbox)),
-    };
+    let (sandbox, t) = target().await;
+    assert_eq!(
+        sandbox.profile()["folder_root"].as_str(),
+        Some(WORKSPACE),
+        "the sandbox's profile starts folder paths in the workspace"
+    );
     c::browse(&t, 55, 50).await;
 }
