@@ -63,6 +63,9 @@ pub struct Run {
     pub wall: Duration,
     /// User + system CPU seconds of the program.
     pub cpu_s: f64,
+    /// User + system CPU seconds of this process meanwhile: the in-process sandbox serving
+    /// the program (the bench itself only waits).
+    pub server_cpu_s: f64,
     /// Peak resident set, KiB.
     pub maxrss_kib: u64,
     /// Its standard output.
@@ -86,6 +89,7 @@ pub async fn run(program: &Path, args: &[&str], scratch: &Path) -> Result<Run, S
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
+    let server_before = own_cpu();
     let started = Instant::now();
     // A blocking wait on a thread of the blocking pool: the in-process sandbox keeps serving
     // on the runtime meanwhile.
@@ -94,6 +98,7 @@ pub async fn run(program: &Path, args: &[&str], scratch: &Path) -> Result<Run, S
         .map_err(|e| format!("waiting for {}: {e}", program.display()))?
         .map_err(|e| format!("cannot run {}: {e}", program.display()))?;
     let wall = started.elapsed();
+    let server_cpu_s = own_cpu() - server_before;
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     if !output.status.success() {
         let mut stderr = String::from_utf8_lossy(&output.stderr).into_owned();
@@ -118,8 +123,22 @@ pub async fn run(program: &Path, args: &[&str], scratch: &Path) -> Result<Run, S
     Ok(Run {
         wall,
         cpu_s: f("user_s") + f("sys_s"),
+        server_cpu_s,
         maxrss_kib: doc["maxrss_kib"].as_u64().unwrap_or(0),
         stdout,
+    })
+}
+
+/// User + system CPU seconds of this process (all its threads) so far.
+fn own_cpu() -> f64 {
+    cpu_seconds(nix::sys::resource::UsageWho::RUSAGE_SELF)
+}
+
+/// User + system CPU seconds so far of `who` (this process, or the calling thread).
+pub fn cpu_seconds(who: nix::sys::resource::UsageWho) -> f64 {
+    nix::sys::resource::getrusage(who).map_or(0.0, |u| {
+        let secs = |t: nix::sys::time::TimeVal| t.tv_sec() as f64 + t.tv_usec() as f64 / 1e6;
+        secs(u.user_time()) + secs(u.system_time())
     })
 }
 

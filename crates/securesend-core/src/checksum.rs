@@ -172,6 +172,45 @@ impl Hasher {
         self.bytes
     }
 
+    /// One hasher per digest, each where this one is; and the bytes fed so far.
+    pub(crate) fn split(self) -> (u64, Vec<Hasher>) {
+        let alone = Hasher::default;
+        let mut parts = Vec::new();
+        if let Some(h) = self.sha256 {
+            parts.push(Hasher {
+                sha256: Some(h),
+                ..alone()
+            });
+        }
+        if let Some(h) = self.md5 {
+            parts.push(Hasher {
+                md5: Some(h),
+                ..alone()
+            });
+        }
+        if let Some(h) = self.sha3_256 {
+            parts.push(Hasher {
+                sha3_256: Some(h),
+                ..alone()
+            });
+        }
+        (self.bytes, parts)
+    }
+
+    /// The hasher that [`Hasher::split`] took apart, after `bytes` bytes in all.
+    pub(crate) fn join(bytes: u64, parts: Vec<Hasher>) -> Hasher {
+        let mut all = Hasher {
+            bytes,
+            ..Hasher::default()
+        };
+        for part in parts {
+            all.sha256 = all.sha256.or(part.sha256);
+            all.md5 = all.md5.or(part.md5);
+            all.sha3_256 = all.sha3_256.or(part.sha3_256);
+        }
+        all
+    }
+
     /// The hex digests.
     pub fn finish(self) -> Checksums {
         Checksums {
@@ -201,6 +240,21 @@ mod tests {
             Some("a7ffc6f8bf1ed76651c14756a061d662f580ff4de43b49fa82d80a4b80f8434a")
         );
         assert_eq!(s.md5.as_deref(), Some("d41d8cd98f00b204e9800998ecf8427e"));
+    }
+
+    #[test]
+    fn split_and_join_give_the_same_digests() {
+        let mut whole = Hasher::new(DigestSet::ALL);
+        whole.update(b"ab");
+        let (bytes, mut parts) = whole.clone().split();
+        assert_eq!((bytes, parts.len()), (2, 3));
+        for part in &mut parts {
+            part.update(b"c");
+        }
+        whole.update(b"c");
+        let joined = Hasher::join(3, parts);
+        assert_eq!(joined.bytes(), 3);
+        assert_eq!(joined.finish(), whole.finish());
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! Reading a file in chunks for upload: the next chunk is read (and hashed) while the current
-//! one is on the wire, and never more than two chunks of a file are in memory.
+//! one is on the wire, and never more than three chunks of a file are in memory.
 //!
 //! ```
 //! use securesend_core::chunk::{ChunkPlan, Chunker};
@@ -12,10 +12,9 @@
 //! let mut chunks = Chunker::start(Box::new(std::io::Cursor::new(data)), plan, DigestSet::SHA256);
 //! while let Some(chunk) = chunks.next_chunk().await? {
 //!     // upload chunk.data (a `Bytes`, cheap to clone for a retry) at chunk.offset
-//!     if chunk.is_last {
-//!         assert!(chunks.checksums().is_some());
-//!     }
 //! }
+//! // The digests finish while the last chunk is on the wire.
+//! assert!(chunks.checksums().is_some());
 //! # Ok::<(), securesend_core::Error>(()) }).unwrap();
 //! ```
 
@@ -23,7 +22,9 @@ use std::fmt;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use bytes::{Bytes, BytesMut};
+use std::sync::Arc;
+
+use bytes::Bytes;
 use futures::Stream;
 use tokio::io::AsyncReadExt;
 use tokio::sync::mpsc;
@@ -32,6 +33,7 @@ use tokio::task::JoinHandle;
 use crate::checksum::{Checksums, DigestSet, Hasher};
 use crate::error::{Error, Result};
 use crate::file::BoxReader;
+use crate::hash_threads::HashThreads;
 
 /// How a file of known size is cut into chunks of a fixed size (the last may be shorter).
 ///
@@ -128,9 +130,8 @@ impl fmt::Debug for Chunk {
 }
 
 enum Msg {
-    /// A chunk; the last one comes with the file's checksums.
-    Chunk(Chunk, Option<Checksums>),
-    /// Nothing left to yield (resumed after the last chunk); the file's checksums.
+    Chunk(Chunk),
+    /// Nothing left to yield; the file's checksums.
     Done(Checksums),
     Failed(Error),
 }
@@ -138,10 +139,12 @@ enum Msg {
 /// Reads a file's chunks in order on a background task, one chunk ahead of the consumer.
 ///
 /// The task reads chunk *k+1* while the consumer uploads chunk *k*, then waits until the
-/// consumer asks for *k+1* before reading *k+2*: with the consumer dropping each chunk before
-/// asking for the next, at most two chunks are in memory. The digests are computed on the
-/// reading side, off the network path; [`Chunker::checksums`] holds them once the last chunk
-/// has been handed out.
+/// consumer asks for *k+1* before reading *k+2*. The digests are computed on blocking
+/// threads, one per algorithm, off the network path, each with one chunk queued; with the
+/// consumer dropping each chunk before asking for the next, at most three chunks are in memory
+/// (on the wire, read ahead, still being hashed), in buffers reused from chunk to chunk.
+/// The last chunk is handed out as soon as it is read; the digests finish meanwhile, and
+/// [`Chunker::checksums`] holds them once [`Chunker::next_chunk`] has returned `None`.
 ///
 /// Read errors — including an input shorter or longer than the plan says — come out of
 /// [`Chunker::next_chunk`] in place of the chunk they spoil; a file that grew is reported
@@ -211,14 +214,14 @@ impl Chunker {
     }
 
     /// The next chunk, or `None` after the last. Drop the previous chunk (and any clones of
-    /// its bytes) before asking, or more than two chunks will be in memory.
+    /// its bytes) before asking, or more than three chunks will be in memory.
     pub async fn next_chunk(&mut self) -> Result<Option<Chunk>> {
         std::future::poll_fn(|cx| self.poll_chunk(cx))
             .await
             .transpose()
     }
 
-    /// The file's checksums, once the last chunk has been handed out.
+    /// The file's checksums, once [`Chunker::next_chunk`] has returned `None`.
     pub fn checksums(&self) -> Option<&Checksums> {
         self.checksums.as_ref()
     }
@@ -229,13 +232,7 @@ impl Chunker {
         }
         match self.rx.poll_recv(cx) {
             Poll::Pending => Poll::Pending,
-            Poll::Ready(Some(Msg::Chunk(chunk, sums))) => {
-                if let Some(sums) = sums {
-                    self.checksums = Some(sums);
-                    self.finished = true;
-                }
-                Poll::Ready(Some(Ok(chunk)))
-            }
+            Poll::Ready(Some(Msg::Chunk(chunk))) => Poll::Ready(Some(Ok(chunk))),
             Poll::Ready(Some(Msg::Done(sums))) => {
                 self.checksums = Some(sums);
                 self.finished = true;
@@ -274,39 +271,66 @@ impl Drop for Chunker {
 /// Buffer for bytes that are hashed but not yielded (resume).
 const SKIP_BUFFER: usize = 64 << 10;
 
-/// Digests computed on a blocking thread of their own: SHA3-256 and MD5 cost seconds per GiB,
-/// which on a runtime worker would stall the network path; here they overlap with reading and
-/// sending instead. The thread gets the chunks' `Bytes` (shared, not copied).
-struct HashThread {
-    tx: mpsc::Sender<Bytes>,
-    done: JoinHandle<Hasher>,
+/// Chunk buffers kept for reuse per file: the chunk on the wire, the one read ahead, and the
+/// one the digest threads may still be finishing.
+const CHUNK_BUFFERS: usize = 3;
+
+/// Recycles one file's chunk buffers. A buffer comes back when every clone of its chunk is
+/// dropped (the wire, a digest thread, a retry) and is reused for a later chunk, so a long
+/// upload allocates its few buffers once rather than once per chunk: freed chunk-sized blocks
+/// spread over the allocator's per-thread arenas otherwise made peak memory grow with the
+/// length of the file. The pool never makes anyone wait; what bounds memory is the read-ahead
+/// of one chunk and the digest threads' one-batch queues.
+struct BufferPool {
+    free: std::sync::Mutex<Vec<Vec<u8>>>,
+    keep: usize,
 }
 
-impl HashThread {
-    fn start(hasher: Hasher) -> HashThread {
-        // One chunk queued while one is hashed: the thread never holds more than two chunks,
-        // and a producer ahead of it waits instead of reading on.
-        let (tx, mut rx) = mpsc::channel::<Bytes>(1);
-        let done = tokio::task::spawn_blocking(move || {
-            let mut hasher = hasher;
-            while let Some(chunk) = rx.blocking_recv() {
-                hasher.update(&chunk);
-            }
-            hasher
-        });
-        HashThread { tx, done }
+impl BufferPool {
+    fn new(keep: usize) -> Arc<BufferPool> {
+        Arc::new(BufferPool {
+            free: std::sync::Mutex::new(Vec::with_capacity(keep)),
+            keep,
+        })
     }
 
-    async fn feed(&self, chunk: &Bytes) {
-        // The thread only stops when `tx` is dropped (or it panicked, caught in `finish`).
-        let _ = self.tx.send(chunk.clone()).await;
+    fn free(&self) -> std::sync::MutexGuard<'_, Vec<Vec<u8>>> {
+        // The list holds plain buffers: a panic elsewhere cannot leave it inconsistent.
+        self.free
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    async fn finish(self) -> Result<Hasher> {
-        drop(self.tx);
-        self.done
-            .await
-            .map_err(|_| Error::new(crate::ErrorKind::Io, "the digest thread stopped"))
+    /// An empty buffer: a returned one when there is one.
+    fn take(self: &Arc<Self>) -> PooledBuffer {
+        PooledBuffer {
+            buf: self.free().pop().unwrap_or_default(),
+            pool: Arc::clone(self),
+        }
+    }
+}
+
+/// A buffer on loan from a [`BufferPool`]; frozen into a chunk's `Bytes`, it goes back when
+/// the last clone is dropped.
+struct PooledBuffer {
+    buf: Vec<u8>,
+    pool: Arc<BufferPool>,
+}
+
+impl AsRef<[u8]> for PooledBuffer {
+    fn as_ref(&self) -> &[u8] {
+        &self.buf
+    }
+}
+
+impl Drop for PooledBuffer {
+    fn drop(&mut self) {
+        let mut buf = std::mem::take(&mut self.buf);
+        buf.clear();
+        let mut free = self.pool.free();
+        if free.len() < self.pool.keep {
+            free.push(buf);
+        }
     }
 }
 
@@ -325,48 +349,32 @@ async fn produce(
         return;
     }
     let mut bytes = hasher.bytes();
-    let threaded = digests != DigestSet::NONE && first < count;
-    let mut thread = threaded.then(|| HashThread::start(std::mem::take(&mut hasher)));
+    // One batch (chunk) queued per digest thread: the producer cannot get further ahead of the
+    // slowest digest than the chunk being hashed, the one queued and the one being read.
+    let mut threads = HashThreads::start(hasher, 1);
+    let pool = BufferPool::new(CHUNK_BUFFERS);
     for index in first..count {
         let Ok(permit) = tx.reserve().await else {
             return; // the consumer is gone
         };
         let is_last = index + 1 == count;
-        let read = read_chunk(&mut reader, plan.len(index), bytes, plan).await;
+        let read = read_chunk(&mut reader, &pool, plan.len(index), bytes, plan).await;
         let read = match read {
             Ok(data) if is_last => check_end(&mut reader, plan.total).await.map(|()| data),
             other => other,
         };
-        let read = match (read, thread.as_ref()) {
-            (Ok(data), Some(t)) => {
-                t.feed(&data).await;
-                Ok(data)
-            }
-            (other, _) => other,
-        };
-        let read = match read {
-            Ok(data) if is_last => match thread.take() {
-                Some(t) => t.finish().await.map(|h| {
-                    hasher = h;
-                    data
-                }),
-                None => Ok(data),
-            },
-            other => other,
-        };
+        if let Ok(data) = &read {
+            threads.feed(Arc::new([data.clone()])).await;
+        }
         match read {
             Ok(data) => {
                 bytes += data.len() as u64;
-                let sums = is_last.then(|| hasher.clone().finish());
-                permit.send(Msg::Chunk(
-                    Chunk {
-                        index,
-                        offset: plan.offset(index),
-                        data,
-                        is_last,
-                    },
-                    sums,
-                ));
+                permit.send(Msg::Chunk(Chunk {
+                    index,
+                    offset: plan.offset(index),
+                    data,
+                    is_last,
+                }));
             }
             Err(e) => {
                 permit.send(Msg::Failed(e));
@@ -374,38 +382,45 @@ async fn produce(
             }
         }
     }
-    if first == count {
-        let msg = match check_end(&mut reader, plan.total).await {
-            Ok(()) => Msg::Done(hasher.finish()),
-            Err(e) => Msg::Failed(e),
-        };
-        let _ = tx.send(msg).await;
-    }
+    // The last chunk went out without waiting for the digests: they finish while it is on
+    // the wire (for a one-chunk file, all of the hashing overlaps the request).
+    let end = match first == count {
+        true => check_end(&mut reader, plan.total).await,
+        false => Ok(()),
+    };
+    let msg = match end {
+        Ok(()) => threads.finish().await.map(Hasher::finish),
+        Err(e) => Err(e),
+    };
+    let _ = tx.send(msg.map_or_else(Msg::Failed, Msg::Done)).await;
 }
 
-/// Reads exactly `len` bytes into a buffer of that size; `before` bytes were read earlier
-/// (for the error message of a short file).
+/// Reads exactly `len` bytes into a buffer from `pool`; `before_chunk` bytes were read
+/// earlier (for the error message of a short file).
 async fn read_chunk(
     reader: &mut BoxReader,
+    pool: &Arc<BufferPool>,
     len: u64,
     before_chunk: u64,
     plan: ChunkPlan,
 ) -> Result<Bytes> {
+    let mut loan = pool.take();
+    let buf = &mut loan.buf;
     // `len` fits: ChunkPlan::new checked the chunk size against usize.
-    let mut buf = BytesMut::with_capacity(len as usize);
+    buf.reserve_exact(len as usize);
     while (buf.len() as u64) < len {
         let before = buf.len();
         let want = len - before as u64;
         let n = (&mut *reader)
             .take(want)
-            .read_buf(&mut buf)
+            .read_buf(buf)
             .await
             .map_err(|e| Error::io("reading the file to upload", e))?;
         if n == 0 {
             return Err(short_input(before_chunk + before as u64, plan.total));
         }
     }
-    Ok(buf.freeze())
+    Ok(Bytes::from_owner(loan))
 }
 
 async fn skip_and_hash(
@@ -590,6 +605,8 @@ mod tests {
             (c.index, c.offset, c.is_empty(), c.is_last),
             (0, 0, true, true)
         );
+        // The last chunk does not wait for the digests; they come with the end.
+        assert!(chunker.checksums().is_none());
         assert!(chunker.next_chunk().await.unwrap().is_none());
         assert_eq!(
             chunker.checksums().unwrap().sha256.as_deref(),
@@ -657,6 +674,26 @@ mod tests {
         assert!(!chunker.next_chunk().await.unwrap().unwrap().is_last);
         let e = chunker.next_chunk().await.unwrap_err();
         assert!(e.to_string().contains("grew"), "{e}");
+    }
+
+    #[test]
+    fn chunk_buffers_come_back_when_the_last_clone_is_dropped() {
+        let pool = BufferPool::new(2);
+        let mut loan = pool.take();
+        loan.buf.extend_from_slice(&[7; 1_000]);
+        let chunk = Bytes::from_owner(loan);
+        let retry = chunk.clone();
+        drop(chunk);
+        assert_eq!(pool.take().buf.capacity(), 0, "still held by a clone");
+        assert_eq!(&retry[..3], &[7, 7, 7]);
+        drop(retry);
+        let again = pool.take();
+        assert!(again.buf.is_empty() && again.buf.capacity() >= 1_000);
+        // No more than `keep` are kept.
+        let loans: Vec<PooledBuffer> = (0..4).map(|_| pool.take()).collect();
+        drop(loans);
+        drop(again);
+        assert_eq!(pool.free().len(), 2);
     }
 
     #[test]

@@ -10,14 +10,21 @@ use serde::Serialize;
 
 use crate::checksum::{Checksums, Hasher};
 use crate::error::{Error, ErrorKind, Result};
+use crate::hash_threads::{Batch, HashThreads};
 use crate::names::sanitize_file_name;
 use crate::progress::{FileProgress, Progress};
 use crate::remote::RemoteFile;
 
-/// Received chunks queued for the writer thread (network chunks are tens of KiB).
-const WRITE_QUEUE: usize = 16;
+/// Received bytes are handed to the writer and digest threads in batches of about this size:
+/// network reads are tens of KiB, and a message per read would cost more than it carries.
+const BATCH_BYTES: usize = 1 << 20;
+/// Batches queued per thread (writer, each digest) before the network side waits.
+const BATCH_QUEUE: usize = 4;
 /// The writer's buffer: a gigabyte is a few thousand disk writes.
 const WRITE_BUFFER: usize = 256 << 10;
+/// Written bytes after which the writer asks for them to reach the disk in the background, so
+/// that the final `fsync` waits for the last stretch only, not the whole file.
+const SYNC_EVERY: u64 = 32 << 20;
 
 /// A stream of bytes from a service.
 pub type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes>> + Send>>;
@@ -143,37 +150,42 @@ impl Download {
             hasher,
             mut progress,
         } = verifier;
-        // Hashing and writing run on a thread of their own, fed the received `Bytes` through
-        // a short queue: the digests (seconds per GiB) and the disk then overlap with the
-        // network instead of holding the runtime that reads it.
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(WRITE_QUEUE);
-        let writer = tokio::task::spawn_blocking(move || -> std::io::Result<Hasher> {
-            use std::io::Write;
-            let mut hasher = hasher;
-            let mut out = std::io::BufWriter::with_capacity(WRITE_BUFFER, std_file);
-            while let Some(chunk) = rx.blocking_recv() {
-                hasher.update(&chunk);
-                out.write_all(&chunk)?;
-            }
-            out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
-            Ok(hasher)
-        });
+        // The received `Bytes` are gathered into batches of about a MiB and shared with a writer
+        // thread and one thread per digest: the disk and the digests (seconds per GiB) then
+        // overlap with the network and with each other instead of holding the runtime.
+        let mut digests = HashThreads::start(hasher, BATCH_QUEUE);
+        let (tx, rx) = tokio::sync::mpsc::channel::<Batch>(BATCH_QUEUE);
+        let writer = tokio::task::spawn_blocking(move || write_batches(std_file, rx));
         let mut received = 0u64;
         let read = async {
-            while let Some(chunk) = stream.next().await {
-                let chunk = chunk?;
-                received += chunk.len() as u64;
-                if let Some(size) = remote.size {
-                    if received > size {
-                        return Err(Error::integrity(format!(
-                            "{}: the service sent more than the {size} bytes it announced",
-                            remote.name
-                        )));
+            let mut batch = Vec::new();
+            let mut batched = 0usize;
+            loop {
+                let next = stream.next().await.transpose()?;
+                if let Some(chunk) = &next {
+                    received += chunk.len() as u64;
+                    if let Some(size) = remote.size {
+                        if received > size {
+                            return Err(Error::integrity(format!(
+                                "{}: the service sent more than the {size} bytes it announced",
+                                remote.name
+                            )));
+                        }
+                    }
+                    progress.advance(chunk.len() as u64);
+                    batched += chunk.len();
+                    batch.push(chunk.clone());
+                }
+                if batched >= BATCH_BYTES || (next.is_none() && !batch.is_empty()) {
+                    let full: Batch = std::mem::take(&mut batch).into();
+                    batched = 0;
+                    digests.feed(full.clone()).await;
+                    if tx.send(full).await.is_err() {
+                        break; // the writer failed; its error is reported below
                     }
                 }
-                progress.advance(chunk.len() as u64);
-                if tx.send(chunk).await.is_err() {
-                    break; // the writer failed; its error is reported below
+                if next.is_none() {
+                    break;
                 }
             }
             Ok(())
@@ -183,11 +195,12 @@ impl Download {
         let written = writer
             .await
             .map_err(|e| Error::io(format!("writing {what}"), std::io::Error::other(e)));
+        let hashed = digests.finish().await;
         read?;
-        let hasher = written?.map_err(|e| Error::io(format!("writing {what}"), e))?;
+        written?.map_err(|e| Error::io(format!("writing {what}"), e))?;
         let (size, checksums) = Verifier {
             file: remote,
-            hasher,
+            hasher: hashed?,
             progress,
         }
         .finish()?;
@@ -240,6 +253,11 @@ impl Download {
     fn into_parts(self) -> (ByteStream, Verifier) {
         let mut set = self.file.checksums.digest_set();
         set.sha256 = true;
+        // One strong digest to check against is enough: with SHA3-256 known, MD5 (a second
+        // digest of the same bytes, and the weaker) would only cost CPU.
+        if set.sha3_256 {
+            set.md5 = false;
+        }
         let progress =
             FileProgress::start(self.progress.as_ref(), 0, &self.file.name, self.file.size);
         let verifier = Verifier {
@@ -248,6 +266,70 @@ impl Download {
             file: self.file,
         };
         (self.stream, verifier)
+    }
+}
+
+/// Writes the batches to `file` in order, then makes them durable: `fsync` before the
+/// caller renames the file into place, so a crash never leaves a short file under the final
+/// name. Stretches of [`SYNC_EVERY`] bytes are flushed to disk on a second thread while later
+/// ones are written, which overlaps the disk with the network.
+fn write_batches(
+    file: std::fs::File,
+    mut rx: tokio::sync::mpsc::Receiver<Batch>,
+) -> std::io::Result<()> {
+    use std::io::Write;
+    let syncer = BackgroundSync::start(&file)?;
+    let mut out = std::io::BufWriter::with_capacity(WRITE_BUFFER, file);
+    let mut unsynced = 0u64;
+    while let Some(batch) = rx.blocking_recv() {
+        for piece in batch.iter() {
+            out.write_all(piece)?;
+            unsynced += piece.len() as u64;
+        }
+        if unsynced >= SYNC_EVERY {
+            out.flush()?;
+            syncer.request();
+            unsynced = 0;
+        }
+    }
+    let file = out.into_inner().map_err(|e| e.into_error())?;
+    syncer.finish()?;
+    file.sync_all()
+}
+
+/// `fdatasync` on a thread of its own, on request; requests made while one runs fold into
+/// the next.
+struct BackgroundSync {
+    tx: std::sync::mpsc::SyncSender<()>,
+    thread: std::thread::JoinHandle<std::io::Result<()>>,
+}
+
+impl BackgroundSync {
+    fn start(file: &std::fs::File) -> std::io::Result<BackgroundSync> {
+        let file = file.try_clone()?;
+        let (tx, rx) = std::sync::mpsc::sync_channel::<()>(1);
+        let thread = std::thread::Builder::new()
+            .name("securesend-sync".into())
+            .spawn(move || {
+                while rx.recv().is_ok() {
+                    file.sync_data()?;
+                }
+                Ok(())
+            })?;
+        Ok(BackgroundSync { tx, thread })
+    }
+
+    fn request(&self) {
+        // Full means a sync is already due: it will cover these bytes too.
+        let _ = self.tx.try_send(());
+    }
+
+    /// Waits for the sync under way; its error, if it failed.
+    fn finish(self) -> std::io::Result<()> {
+        drop(self.tx);
+        self.thread
+            .join()
+            .map_err(|_| std::io::Error::other("the sync thread stopped"))?
     }
 }
 
@@ -338,6 +420,80 @@ mod tests {
             .unwrap_err();
         assert!(e.is_integrity(), "{e}");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_long_download_arrives_whole_through_batches_and_background_syncs() {
+        // Longer than a sync stretch, in network-sized pieces that do not divide a batch.
+        let data: Bytes = (0..(SYNC_EVERY as usize + 3 * BATCH_BYTES + 12_345))
+            .map(|i| (i % 251) as u8)
+            .collect::<Vec<u8>>()
+            .into();
+        let pieces: Vec<Result<Bytes>> = (0..data.len())
+            .step_by(40_000)
+            .map(|at| Ok(data.slice(at..(at + 40_000).min(data.len()))))
+            .collect();
+        let file = RemoteFile::new("t", "1", "big.bin")
+            .with_size(data.len() as u64)
+            .with_checksums(Checksums::sha256(sha256_hex(&data)));
+        let dir = tempfile::tempdir().unwrap();
+        let saved = Download::new(file, Box::pin(futures::stream::iter(pieces)))
+            .save_to(dir.path())
+            .await
+            .unwrap();
+        assert_eq!(saved.size, data.len() as u64);
+        assert_eq!(std::fs::read(&saved.path).unwrap(), &data[..]);
+    }
+
+    #[tokio::test]
+    async fn sha3_is_checked_and_md5_not_computed_beside_it() {
+        let mut reference = Hasher::new(crate::checksum::DigestSet::ALL);
+        reference.update(b"hello world");
+        let right = reference.finish();
+        let dir = tempfile::tempdir().unwrap();
+        let wrong_md5 = Checksums {
+            md5: Some("00".repeat(16)),
+            ..right.clone()
+        };
+        let saved = download(
+            b"hello world",
+            RemoteFile::new("t", "1", "a.txt").with_checksums(wrong_md5),
+        )
+        .save_to(dir.path())
+        .await
+        .unwrap();
+        assert_eq!(saved.checksums.sha3_256, right.sha3_256);
+        assert_eq!(saved.checksums.sha256, right.sha256);
+        assert_eq!(saved.checksums.md5, None);
+        let wrong_sha3 = Checksums {
+            sha3_256: Some("00".repeat(32)),
+            ..right.clone()
+        };
+        let e = download(
+            b"hello world",
+            RemoteFile::new("t", "1", "b.txt").with_checksums(wrong_sha3),
+        )
+        .save_to(dir.path())
+        .await
+        .unwrap_err();
+        assert!(
+            e.is_integrity() && e.to_string().contains("sha3-256"),
+            "{e}"
+        );
+        // Without SHA3-256, MD5 is what the bytes are checked against.
+        let md5_only = Checksums {
+            md5: Some("00".repeat(16)),
+            ..Checksums::default()
+        };
+        let e = download(
+            b"hello world",
+            RemoteFile::new("t", "1", "c.txt").with_checksums(md5_only),
+        )
+        .save_to(dir.path())
+        .await
+        .unwrap_err();
+        assert!(e.is_integrity() && e.to_string().contains("md5"), "{e}");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 
     #[tokio::test]

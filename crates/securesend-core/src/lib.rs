@@ -44,6 +44,7 @@ pub mod config;
 mod download;
 mod error;
 mod file;
+mod hash_threads;
 pub mod http;
 mod inbox;
 mod message;

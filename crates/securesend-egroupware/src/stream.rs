@@ -64,7 +64,17 @@ impl Outgoing {
                         p.advance(chunk.len() as u64);
                     }
                     if chunk.is_last {
-                        lock(&outcome).checksums = chunker.checksums().cloned();
+                        // The digests end the chunker's stream; the body may not be polled
+                        // past its length, so they are collected before its last bytes go.
+                        match chunker.next_chunk().await {
+                            Ok(None) => lock(&outcome).checksums = chunker.checksums().cloned(),
+                            Ok(Some(_)) => {}
+                            Err(e) => {
+                                let io = io::Error::other(e.message().to_owned());
+                                lock(&outcome).failure = Some(e);
+                                return Some((Err::<Bytes, io::Error>(io), None));
+                            }
+                        }
                         if let Some(p) = progress.take() {
                             p.finish();
                         }

@@ -3,7 +3,7 @@
 //!
 //! Everything lives in one directory per profile, created owner-only (0700); each file is
 //! written to a temporary file in the same directory (created 0600) and renamed into place, so
-//! a crash never leaves half a token, and no other local user can read one.
+//! a reader never sees half a token, and no other local user can read one.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -53,7 +53,9 @@ impl StateDir {
             .prefix(".securesend-")
             .tempfile_in(&dir)?;
         tmp.write_all(contents)?;
-        tmp.as_file().sync_all()?;
+        // No fsync: it would cost milliseconds on the path of every sign-in and upload, and
+        // what a crash can leave (an empty or cut file) fails to parse and is ignored: the
+        // next run signs in again or starts the upload afresh.
         tmp.persist(&path).map_err(|e| e.error)?;
         Ok(())
     }

@@ -98,14 +98,6 @@ impl Digests {
         }
     }
 
-    fn update(&mut self, data: &[u8]) {
-        self.sha256.update(data);
-        if let Some(extra) = &mut self.extra {
-            extra.0.update(data);
-            extra.1.update(data);
-        }
-    }
-
     fn finish(self) -> (String, Option<Fingerprints>) {
         let extra = self.extra.map(|extra| {
             let (md5, sha3) = *extra;
@@ -680,16 +672,23 @@ where
     S: Stream<Item = Result<Bytes, E>>,
     E: Into<BoxError>,
 {
+    let Digests { sha256, extra } = hasher;
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(PIPELINE_DEPTH);
-    let writer = tokio::task::spawn_blocking(move || -> io::Result<Digests> {
-        let mut hasher = hasher;
+    let writer = tokio::task::spawn_blocking(move || -> io::Result<Sha256> {
+        let mut sha256 = sha256;
         let mut out = io::BufWriter::with_capacity(WRITE_BUFFER, file);
         while let Some(chunk) = rx.blocking_recv() {
-            hasher.update(&chunk);
+            sha256.update(&chunk);
             out.write_all(&chunk)?;
         }
         out.flush()?;
-        Ok(hasher)
+        Ok(sha256)
+    });
+    // The fingerprints cost seven times SHA-256 here: each gets a thread of its own, so an
+    // upload is capped by the slower of them rather than by all three one after the other.
+    let fingerprints = extra.map(|extra| {
+        let (md5, sha3) = *extra;
+        (digest_thread(md5), digest_thread(sha3))
     });
     let read = async move {
         let mut body = std::pin::pin!(body);
@@ -707,19 +706,55 @@ where
                     return Err(StoreError::TooLarge { limit });
                 }
             }
+            if let Some(((md5, _), (sha3, _))) = &fingerprints {
+                // These threads only stop by panicking, reported when they are joined.
+                let _ = md5.send(chunk.clone()).await;
+                let _ = sha3.send(chunk.clone()).await;
+            }
             if tx.send(chunk).await.is_err() {
                 // The writer stopped on an I/O error, reported below.
                 break;
             }
             written += n;
         }
-        Ok(written)
-        // `tx` is dropped here, which lets the writer finish.
+        Ok((
+            written,
+            fingerprints.map(|((_, md5), (_, sha3))| (md5, sha3)),
+        ))
+        // The senders are dropped here, which lets the threads finish.
     }
     .await;
-    let hashed = writer.await.map_err(io::Error::other)?;
-    let written = read?;
-    Ok((written, hashed?))
+    let sha256 = writer.await.map_err(io::Error::other)?;
+    let (written, fingerprints) = read?;
+    let extra = match fingerprints {
+        Some((md5, sha3)) => Some(Box::new((
+            md5.await.map_err(io::Error::other)?,
+            sha3.await.map_err(io::Error::other)?,
+        ))),
+        None => None,
+    };
+    Ok((
+        written,
+        Digests {
+            sha256: sha256?,
+            extra,
+        },
+    ))
+}
+
+/// A digest computed on a blocking thread from the chunks sent to it.
+fn digest_thread<D: Digest + Send + 'static>(
+    digest: D,
+) -> (tokio::sync::mpsc::Sender<Bytes>, tokio::task::JoinHandle<D>) {
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(PIPELINE_DEPTH);
+    let done = tokio::task::spawn_blocking(move || {
+        let mut digest = digest;
+        while let Some(chunk) = rx.blocking_recv() {
+            digest.update(&chunk);
+        }
+        digest
+    });
+    (tx, done)
 }
 
 #[cfg(test)]
