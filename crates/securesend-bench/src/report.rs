@@ -3,7 +3,7 @@
 use serde_json::{Map, Value};
 
 /// One line of the table.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct Row {
     pub id: &'static str,
     pub what: String,
@@ -12,6 +12,28 @@ pub struct Row {
     pub ratio: Option<f64>,
     pub target: String,
     pub met: Option<bool>,
+}
+
+impl Row {
+    /// The row's ratio, its target and its verdict, all from one threshold: met at `min` or
+    /// above.
+    pub fn at_least(self, ratio: f64, min: f64) -> Row {
+        self.judged(ratio, format!("≥ {min:.2}"), ratio >= min)
+    }
+
+    /// Met at `max` or below.
+    pub fn at_most(self, ratio: f64, max: f64) -> Row {
+        self.judged(ratio, format!("≤ {max:.2}"), ratio <= max)
+    }
+
+    fn judged(self, ratio: f64, target: String, met: bool) -> Row {
+        Row {
+            ratio: Some(ratio),
+            target,
+            met: Some(met),
+            ..self
+        }
+    }
 }
 
 /// Everything measured so far.
