@@ -32,6 +32,9 @@ use tokio_util::io::ReaderStream;
 use crate::clock::Clock;
 use crate::range::RangeOutcome;
 
+mod fingerprint;
+use fingerprint::{Fingerprinter, PartFeed};
+
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Write buffer per file being written. Bounded, so memory use does not grow with body size,
@@ -71,43 +74,6 @@ pub struct Fingerprints {
     pub md5: String,
     /// Lowercase hex SHA3-256.
     pub sha3_256: String,
-}
-
-/// The digests of a body being written: SHA-256 always, the fingerprints when asked for.
-#[derive(Clone)]
-struct Digests {
-    sha256: Sha256,
-    // Boxed: SHA3's state is large, and uploads waiting in the store's map should not all
-    // carry it inline.
-    extra: Option<Box<(md5::Md5, sha3::Sha3_256)>>,
-}
-
-impl fmt::Debug for Digests {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Digests")
-            .field("fingerprints", &self.extra.is_some())
-            .finish()
-    }
-}
-
-impl Digests {
-    fn new(fingerprints: bool) -> Digests {
-        Digests {
-            sha256: Sha256::new(),
-            extra: fingerprints.then(|| Box::new((md5::Md5::new(), sha3::Sha3_256::new()))),
-        }
-    }
-
-    fn finish(self) -> (String, Option<Fingerprints>) {
-        let extra = self.extra.map(|extra| {
-            let (md5, sha3) = *extra;
-            Fingerprints {
-                md5: hex::encode(md5.finalize()),
-                sha3_256: hex::encode(sha3.finalize()),
-            }
-        });
-        (hex::encode(self.sha256.finalize()), extra)
-    }
 }
 
 /// The state of an unfinished chunked upload.
@@ -181,19 +147,33 @@ struct StoreInner {
 
 #[derive(Debug)]
 enum Slot {
-    Idle(PendingUpload),
+    // Boxed: the digest states make an upload a few hundred bytes.
+    Idle(Box<PendingUpload>),
     // Taken out by an append in progress; a second concurrent append is refused.
     Busy,
 }
 
-#[derive(Debug)]
 struct PendingUpload {
     name: String,
     path: PathBuf,
     size: u64,
     parts: u64,
-    hasher: Digests,
+    sha256: Sha256,
+    fingerprints: Option<Fingerprinter>,
     expected_size: Option<u64>,
+}
+
+impl fmt::Debug for PendingUpload {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PendingUpload")
+            .field("name", &self.name)
+            .field("path", &self.path)
+            .field("size", &self.size)
+            .field("parts", &self.parts)
+            .field("fingerprints", &self.fingerprints.is_some())
+            .field("expected_size", &self.expected_size)
+            .finish()
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -291,22 +271,21 @@ impl FileStore {
             total: self.cap(limit),
             part: None,
         };
-        let (size, hasher) = match copy(file, body, Digests::new(false), 0, limits).await {
+        let (size, sha256) = match copy(file, body, Sha256::new(), None, 0, limits).await {
             Ok(done) => done,
             Err(e) => {
                 let _ = tokio::fs::remove_file(&path).await;
                 return Err(e);
             }
         };
-        let (sha256, fingerprints) = hasher.finish();
         let stored = StoredFile {
             id: id.clone(),
             name,
             size,
-            sha256,
+            sha256: hex::encode(sha256.finalize()),
             path,
             stored_at: self.inner.clock.now(),
-            fingerprints,
+            fingerprints: None,
         };
         lock(&self.inner.files).insert(id, stored.clone());
         Ok(stored)
@@ -373,11 +352,12 @@ impl FileStore {
             path,
             size: 0,
             parts: 0,
-            hasher: Digests::new(fingerprints),
+            sha256: Sha256::new(),
+            fingerprints: fingerprints.then(Fingerprinter::new),
             expected_size,
         };
         let progress = pending.progress(&upload_id);
-        lock(&self.inner.uploads).insert(upload_id, Slot::Idle(pending));
+        lock(&self.inner.uploads).insert(upload_id, Slot::Idle(Box::new(pending)));
         Ok(progress)
     }
 
@@ -404,7 +384,7 @@ impl FileStore {
                 .append(part, max_part, store.inner.max_file_bytes)
                 .await;
             let progress = pending.progress(&upload_id);
-            lock(&store.inner.uploads).insert(upload_id, Slot::Idle(pending));
+            lock(&store.inner.uploads).insert(upload_id, Slot::Idle(Box::new(pending)));
             result.map(|()| progress)
         })
         .await
@@ -426,7 +406,7 @@ impl FileStore {
         match uploads.get_mut(upload_id) {
             None => Err(StoreError::UnknownUpload(upload_id.to_owned())),
             Some(slot) => match std::mem::replace(slot, Slot::Busy) {
-                Slot::Idle(p) => Ok(p),
+                Slot::Idle(p) => Ok(*p),
                 Slot::Busy => Err(StoreError::UploadBusy(upload_id.to_owned())),
             },
         }
@@ -443,30 +423,42 @@ impl FileStore {
     /// Completes an upload into a stored file. A size other than the announced one is
     /// refused and the upload stays open.
     pub async fn finish_upload(&self, upload_id: &str) -> Result<StoredFile, StoreError> {
-        let pending = self.take_upload(upload_id)?;
+        let mut pending = self.take_upload(upload_id)?;
         if let Some(expected) = pending.expected_size {
             if expected != pending.size {
                 let err = StoreError::SizeMismatch {
                     expected,
                     actual: pending.size,
                 };
-                lock(&self.inner.uploads).insert(upload_id.to_owned(), Slot::Idle(pending));
+                lock(&self.inner.uploads)
+                    .insert(upload_id.to_owned(), Slot::Idle(Box::new(pending)));
                 return Err(err);
             }
         }
+        // The last parts' fingerprints may still be being computed.
+        let fingerprints = match pending.fingerprints.as_mut() {
+            Some(f) => match f.settle().await {
+                Ok(f) => Some(f),
+                Err(e) => {
+                    lock(&self.inner.uploads)
+                        .insert(upload_id.to_owned(), Slot::Idle(Box::new(pending)));
+                    return Err(e.into());
+                }
+            },
+            None => None,
+        };
         let id = FileStore::new_id();
         let path = self.inner.dir.join("files").join(&id);
         if let Err(e) = tokio::fs::rename(&pending.path, &path).await {
-            lock(&self.inner.uploads).insert(upload_id.to_owned(), Slot::Idle(pending));
+            lock(&self.inner.uploads).insert(upload_id.to_owned(), Slot::Idle(Box::new(pending)));
             return Err(e.into());
         }
         lock(&self.inner.uploads).remove(upload_id);
-        let (sha256, fingerprints) = pending.hasher.finish();
         let stored = StoredFile {
             id: id.clone(),
             name: pending.name,
             size: pending.size,
-            sha256,
+            sha256: hex::encode(pending.sha256.finalize()),
             path,
             stored_at: self.inner.clock.now(),
             fingerprints,
@@ -618,11 +610,12 @@ impl PendingUpload {
             total,
             part: max_part,
         };
-        match copy(file, part, self.hasher.clone(), self.size, limits).await {
-            Ok((n, hasher)) => {
+        let feed = self.fingerprints.as_mut().map(Fingerprinter::begin_part);
+        match copy(file, part, self.sha256.clone(), feed, self.size, limits).await {
+            Ok((n, sha256)) => {
                 self.size += n;
                 self.parts += 1;
-                self.hasher = hasher;
+                self.sha256 = sha256;
                 Ok(())
             }
             Err(e) => {
@@ -655,7 +648,8 @@ async fn detached<T: Send + 'static>(
 }
 
 /// Writes `body` to `file` chunk by chunk, hashing as it goes; `already` bytes are in the file
-/// before. Returns the bytes written by this call and the updated hasher.
+/// before. Returns the bytes written by this call and the updated SHA-256. The part's bytes also
+/// go to `fingerprints`, which is told at the end whether the part counts.
 ///
 /// Hashing and disk writes run on a blocking thread fed through a bounded channel: they then
 /// overlap with reading the network instead of adding to it, and at most
@@ -664,15 +658,15 @@ async fn detached<T: Send + 'static>(
 async fn copy<S, E>(
     file: std::fs::File,
     body: S,
-    hasher: Digests,
+    sha256: Sha256,
+    fingerprints: Option<PartFeed>,
     already: u64,
     limits: Limits,
-) -> Result<(u64, Digests), StoreError>
+) -> Result<(u64, Sha256), StoreError>
 where
     S: Stream<Item = Result<Bytes, E>>,
     E: Into<BoxError>,
 {
-    let Digests { sha256, extra } = hasher;
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(PIPELINE_DEPTH);
     let writer = tokio::task::spawn_blocking(move || -> io::Result<Sha256> {
         let mut sha256 = sha256;
@@ -684,13 +678,7 @@ where
         out.flush()?;
         Ok(sha256)
     });
-    // The fingerprints cost seven times SHA-256 here: each gets a thread of its own, so an
-    // upload is capped by the slower of them rather than by all three one after the other.
-    let fingerprints = extra.map(|extra| {
-        let (md5, sha3) = *extra;
-        (digest_thread(md5), digest_thread(sha3))
-    });
-    let read = async move {
+    let read = async {
         let mut body = std::pin::pin!(body);
         let mut written = 0u64;
         while let Some(chunk) = body.next().await {
@@ -706,10 +694,8 @@ where
                     return Err(StoreError::TooLarge { limit });
                 }
             }
-            if let Some(((md5, _), (sha3, _))) = &fingerprints {
-                // These threads only stop by panicking, reported when they are joined.
-                let _ = md5.send(chunk.clone()).await;
-                let _ = sha3.send(chunk.clone()).await;
+            if let Some(feed) = &fingerprints {
+                feed.piece(&chunk).await;
             }
             if tx.send(chunk).await.is_err() {
                 // The writer stopped on an I/O error, reported below.
@@ -717,44 +703,21 @@ where
             }
             written += n;
         }
-        Ok((
-            written,
-            fingerprints.map(|((_, md5), (_, sha3))| (md5, sha3)),
-        ))
-        // The senders are dropped here, which lets the threads finish.
-    }
-    .await;
-    let sha256 = writer.await.map_err(io::Error::other)?;
-    let (written, fingerprints) = read?;
-    let extra = match fingerprints {
-        Some((md5, sha3)) => Some(Box::new((
-            md5.await.map_err(io::Error::other)?,
-            sha3.await.map_err(io::Error::other)?,
-        ))),
-        None => None,
+        Ok(written)
     };
-    Ok((
-        written,
-        Digests {
-            sha256: sha256?,
-            extra,
-        },
-    ))
-}
-
-/// A digest computed on a blocking thread from the chunks sent to it.
-fn digest_thread<D: Digest + Send + 'static>(
-    digest: D,
-) -> (tokio::sync::mpsc::Sender<Bytes>, tokio::task::JoinHandle<D>) {
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(PIPELINE_DEPTH);
-    let done = tokio::task::spawn_blocking(move || {
-        let mut digest = digest;
-        while let Some(chunk) = rx.blocking_recv() {
-            digest.update(&chunk);
-        }
-        digest
-    });
-    (tx, done)
+    let read = read.await;
+    // Closing the channel lets the writer finish.
+    drop(tx);
+    let sha256 = writer.await.map_err(io::Error::other)?;
+    let outcome = match (read, sha256) {
+        (Ok(written), Ok(sha256)) => Ok((written, sha256)),
+        (Err(e), _) => Err(e),
+        (Ok(_), Err(e)) => Err(e.into()),
+    };
+    if let Some(feed) = fingerprints {
+        feed.end(outcome.is_ok());
+    }
+    outcome
 }
 
 #[cfg(test)]
@@ -821,7 +784,11 @@ mod tests {
     #[tokio::test]
     async fn chunked_upload_with_rollback() {
         let s = store();
-        let up = s.begin_upload("c.bin", Some(9)).await.unwrap();
+        // Fingerprinted, so the rolled-back parts are shown to leave those digests alone too.
+        let up = s
+            .begin_upload_fingerprinted("c.bin", Some(9))
+            .await
+            .unwrap();
         let id = up.upload_id;
         s.append(&id, parts(&[b"abc"]), Some(4)).await.unwrap();
         // A part over the per-part cap is refused and leaves no trace.
@@ -858,6 +825,13 @@ mod tests {
         assert_eq!((p.size, p.parts), (9, 3));
         let f = s.finish_upload(&id).await.unwrap();
         assert_eq!(f.sha256, sha(b"abcdefghi"));
+        assert_eq!(
+            f.fingerprints,
+            Some(Fingerprints {
+                md5: hex::encode(md5::Md5::digest(b"abcdefghi")),
+                sha3_256: hex::encode(sha3::Sha3_256::digest(b"abcdefghi")),
+            })
+        );
         assert_eq!(s.read(&f.id).await.unwrap(), b"abcdefghi");
         assert!(s.upload_progress(&id).is_none());
         assert!(matches!(
