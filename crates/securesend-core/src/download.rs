@@ -8,7 +8,7 @@ use bytes::{Bytes, BytesMut};
 use futures::{Stream, StreamExt};
 use serde::Serialize;
 
-use crate::checksum::{Checksums, Hasher};
+use crate::checksum::{Checksums, DigestSet, Hasher};
 use crate::error::{Error, ErrorKind, Result};
 use crate::hash_threads::{Batch, HashThreads};
 use crate::names::sanitize_file_name;
@@ -34,6 +34,7 @@ pub struct Download {
     file: RemoteFile,
     stream: ByteStream,
     progress: Option<Progress>,
+    digests: bool,
 }
 
 impl fmt::Debug for Download {
@@ -51,7 +52,8 @@ pub struct SavedFile {
     pub path: PathBuf,
     /// How many bytes were written.
     pub size: u64,
-    /// Checksums of what was written (SHA-256 always).
+    /// Checksums of what was written: SHA-256 always, unless the download was made
+    /// [`Download::without_digests`].
     pub checksums: Checksums,
 }
 
@@ -63,7 +65,16 @@ impl Download {
             file,
             stream,
             progress: None,
+            digests: true,
         }
+    }
+
+    /// Computes no digest while saving, for integrity checks switched off: only the size is
+    /// checked, the file's checksums are not, and the [`SavedFile`] carries none. A digest
+    /// costs from one to five CPU-seconds per GiB.
+    pub fn without_digests(mut self) -> Self {
+        self.digests = false;
+        self
     }
 
     /// Reports progress while the bytes are read by [`Download::save_to`] or
@@ -250,13 +261,17 @@ impl Download {
         Ok(buf.freeze())
     }
 
-    fn into_parts(self) -> (ByteStream, Verifier) {
+    fn into_parts(mut self) -> (ByteStream, Verifier) {
         let mut set = self.file.checksums.digest_set();
         set.sha256 = true;
         // One strong digest to check against is enough: with SHA3-256 known, MD5 (a second
         // digest of the same bytes, and the weaker) would only cost CPU.
         if set.sha3_256 {
             set.md5 = false;
+        }
+        if !self.digests {
+            set = DigestSet::NONE;
+            self.file.checksums = Checksums::default();
         }
         let progress =
             FileProgress::start(self.progress.as_ref(), 0, &self.file.name, self.file.size);
@@ -443,6 +458,29 @@ mod tests {
             .unwrap();
         assert_eq!(saved.size, data.len() as u64);
         assert_eq!(std::fs::read(&saved.path).unwrap(), &data[..]);
+    }
+
+    #[tokio::test]
+    async fn without_digests_only_the_size_is_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let bad_sum = RemoteFile::new("t", "1", "a.txt")
+            .with_size(5)
+            .with_checksums(Checksums::sha256("00"));
+        let saved = download(b"hello", bad_sum)
+            .without_digests()
+            .save_to(dir.path())
+            .await
+            .unwrap();
+        assert_eq!(std::fs::read(&saved.path).unwrap(), b"hello");
+        assert_eq!((saved.size, saved.checksums), (5, Checksums::default()));
+        let short = RemoteFile::new("t", "2", "b.txt").with_size(6);
+        let e = download(b"hello", short)
+            .without_digests()
+            .save_to(dir.path())
+            .await
+            .unwrap_err();
+        assert!(e.is_integrity(), "{e}");
+        assert!(!dir.path().join("b.txt").exists());
     }
 
     #[tokio::test]

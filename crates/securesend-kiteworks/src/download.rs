@@ -172,6 +172,11 @@ impl Inner {
             let item = s.next().await?;
             Some((item, s))
         });
-        Ok(Download::new(file, Box::pin(stream)))
+        let download = Download::new(file, Box::pin(stream));
+        Ok(if self.settings.verify {
+            download
+        } else {
+            download.without_digests()
+        })
     }
 }

@@ -137,6 +137,45 @@ async fn upload_then_download_round_trip_by_sha256() {
 }
 
 #[tokio::test]
+async fn integrity_checks_off_skip_the_digests_and_their_comparisons() {
+    let k = kit().await;
+    k.inspect.corrupt_fingerprints(true);
+    let dir = tempfile::tempdir().unwrap();
+    let path = file(dir.path(), "bulk.bin", (2 * CHUNK + 7) as usize);
+    let data = std::fs::read(&path).unwrap();
+    let upload = |name: &str| {
+        UploadRequest::builder(Attachment::from_path(&path).with_name(name))
+            .build()
+            .unwrap()
+    };
+    let mut fields = k.fields();
+    fields.insert("verify".into(), false.into());
+    let p = k.provider_with(fields);
+    let remote = p.upload(upload("bulk.bin")).await.unwrap();
+    assert_eq!(remote.size, Some(data.len() as u64));
+    assert!(remote.checksums.is_empty(), "{:?}", remote.checksums);
+    assert_eq!(k.sandbox.store().find_by_sha256(&sha256(&data)).len(), 1);
+
+    let download = p.download(DownloadRequest::new(&remote.id)).await.unwrap();
+    assert!(download.file().checksums.is_empty());
+    let saved = download
+        .save_to(dir.path().join("saved.bin"))
+        .await
+        .unwrap();
+    assert_eq!(std::fs::read(&saved.path).unwrap(), data);
+    assert_eq!(saved.size, data.len() as u64);
+    assert!(saved.checksums.is_empty(), "{:?}", saved.checksums);
+
+    // With the checks on, the same service's (corrupted) fingerprints are compared and refused.
+    let e = k
+        .provider()
+        .upload(upload("checked.bin"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Integrity, "{e}");
+}
+
+#[tokio::test]
 async fn zero_byte_upload_and_same_name_needs_overwrite() {
     let k = kit().await;
     let p = k.provider();

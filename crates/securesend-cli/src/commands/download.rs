@@ -56,13 +56,18 @@ pub async fn run(
         .await;
         match result {
             Ok(file) => {
-                let sha256 = file.checksums.sha256.clone().unwrap_or_default();
+                // No digest is computed when the profile switches integrity checks off.
+                let sha256 = file.checksums.sha256.clone();
                 let _ = writeln!(
                     text,
-                    "saved {} to {} ({}, sha256 {sha256})",
+                    "saved {} to {} ({}{})",
                     id,
                     file.path.display(),
-                    human_size(file.size)
+                    human_size(file.size),
+                    sha256
+                        .as_deref()
+                        .map(|h| format!(", sha256 {h}"))
+                        .unwrap_or_default()
                 );
                 saved.push(json!({
                     "id": id,
