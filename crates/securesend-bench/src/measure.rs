@@ -89,6 +89,11 @@ pub async fn run(program: &Path, args: &[&str], scratch: &Path) -> Result<Run, S
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
+    // Earlier runs' written data is flushed first: its write-back would otherwise take this
+    // run's cores and disk, and a run's figure would depend on what ran before it.
+    tokio::task::spawn_blocking(nix::unistd::sync)
+        .await
+        .map_err(|e| format!("flushing the disk: {e}"))?;
     let server_before = own_cpu();
     let started = Instant::now();
     // A blocking wait on a thread of the blocking pool: the in-process sandbox keeps serving

@@ -461,19 +461,27 @@ async fn big_file_sections(
     report.figure("upload_limit_mib_s", round(limit, 1));
 
     // Client and sandbox share this machine's cores: with integrity on, both compute three
-    // digests of every byte, and together they cannot go faster than the cores allow.
+    // digests of every byte, and together they cannot go faster than the cores allow. With
+    // integrity off the client no longer hashes, but the sandbox still does.
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
-    let shared_cpu = cli_on.cpu_s + cli_on.server_cpu_s;
-    let cpu_rate = (size >> 20) as f64 / (shared_cpu / cpus).max(1e-9);
-    report.figure(
-        "upload_cli_sandbox_cpu_s_per_gib",
-        round(cli_on.server_cpu_s / gib, 3),
-    );
-    report.figure(
-        "upload_curl_sandbox_cpu_s_per_gib",
-        round(curl.server_cpu_s / gib, 3),
-    );
+    let cpu_bound =
+        |run: &Run| (size >> 20) as f64 / ((run.cpu_s + run.server_cpu_s) / cpus).max(1e-9);
+    let cpu_rate = cpu_bound(&cli_on);
+    let off_cpu_rate = cpu_bound(&cli_off);
+    for (key, seconds) in [
+        ("upload_cli_sandbox_cpu_s_per_gib", cli_on.server_cpu_s),
+        ("upload_curl_sandbox_cpu_s_per_gib", curl.server_cpu_s),
+        ("upload_noverify_cli_cpu_s_per_gib", cli_off.cpu_s),
+        (
+            "upload_noverify_sandbox_cpu_s_per_gib",
+            cli_off.server_cpu_s,
+        ),
+        ("upload_curl_cpu_s_per_gib", curl.cpu_s),
+    ] {
+        report.figure(key, round(seconds / gib, 3));
+    }
     report.figure("upload_cpu_bound_mib_s", round(cpu_rate, 1));
+    report.figure("upload_noverify_cpu_bound_mib_s", round(off_cpu_rate, 1));
     report.figure("a1_bound_ratio", round(on_rate / limit.min(cpu_rate), 3));
 
     if args.wants("upload") {
@@ -483,6 +491,13 @@ async fn big_file_sections(
             cli_on.server_cpu_s / gib,
             curl.server_cpu_s / gib,
             on_rate / limit.min(cpu_rate)
+        ));
+        report.note(format!(
+            "upload with integrity off: the CLI used {:.2} and the sandbox {:.2} CPU-s/GiB (curl itself {:.2}, the sandbox {:.2} for it); on {cpus} cores that allows at most {off_cpu_rate:.0} MiB/s",
+            cli_off.cpu_s / gib,
+            cli_off.server_cpu_s / gib,
+            curl.cpu_s / gib,
+            curl.server_cpu_s / gib,
         ));
         report.row(
             Row {
@@ -963,6 +978,8 @@ async fn latency(args: &Args, work: &Path, report: &mut Report) -> Res<()> {
     let mut warms = Vec::new();
     let mut cold_entries = Vec::new();
     let mut warm_entries = Vec::new();
+    let mut cold_servers = Vec::new();
+    let mut warm_servers = Vec::new();
     for round in 0..LATENCY_ROUNDS {
         let mut fields = fields.clone();
         fields.insert(
@@ -984,14 +1001,15 @@ async fn latency(args: &Args, work: &Path, report: &mut Report) -> Res<()> {
         let started = Instant::now();
         provider.send(msg).await.map_err(ioe("second send"))?;
         warms.push(started.elapsed());
-        if round == 0 {
-            let mut all = sandbox.journal().snapshot();
-            warm_entries = all.split_off(cold_seen);
-            cold_entries = all.split_off(seen);
-        }
+        let mut all = sandbox.journal().snapshot();
+        warm_entries = all.split_off(cold_seen);
+        cold_entries = all.split_off(seen);
+        cold_servers.push(sandbox_time(&cold_entries));
+        warm_servers.push(sandbox_time(&warm_entries));
     }
-    colds.sort();
-    warms.sort();
+    for times in [&mut colds, &mut warms, &mut cold_servers, &mut warm_servers] {
+        times.sort();
+    }
     let cold = percentile(&colds, 50.0);
     let warm = percentile(&warms, 50.0);
     server_rt
@@ -1064,15 +1082,22 @@ async fn latency(args: &Args, work: &Path, report: &mut Report) -> Res<()> {
         }
         .at_most(wratio, 1.2),
     );
-    let (cold_server, warm_server) = (sandbox_time(&cold_entries), sandbox_time(&warm_entries));
+    let cold_server = percentile(&cold_servers, 50.0);
+    let warm_server = percentile(&warm_servers, 50.0);
+    // What the client itself adds to the round trips: the wall time less the sandbox's time.
+    let client_over = |wall: Duration, server: Duration| ms(wall.saturating_sub(server));
     report.figure("latency_cold_sandbox_ms", ms(cold_server));
     report.figure("latency_warm_sandbox_ms", ms(warm_server));
+    report.figure("latency_cold_client_ms", client_over(cold, cold_server));
+    report.figure("latency_warm_client_ms", client_over(warm, warm_server));
     report.note(format!(
-        "latency: median of {LATENCY_ROUNDS} rounds. In the first round the sandbox spent {:.1} ms (fresh) and {:.1} ms (warm) answering the requests in sequence, i.e. {:.1} and {:.1} ms over the injected latency; the rest of the wall time is the client's",
+        "latency: medians of {LATENCY_ROUNDS} rounds. The sandbox spent {:.1} ms (fresh) and {:.1} ms (warm) answering the requests in sequence, i.e. {:.1} and {:.1} ms over the injected latency (its own hashing and storing, on the cores the client shares); the remaining {:.1} and {:.1} ms are the client's own work and the loopback",
         ms(cold_server),
         ms(warm_server),
         ms(cold_server.saturating_sub(cold_floor)),
         ms(warm_server.saturating_sub(warm_floor)),
+        client_over(cold, cold_server),
+        client_over(warm, warm_server),
     ));
     report.note(format!(
         "round-trip floor: token → create draft → initiateUpload → chunk → send are sequential by the protocol (each needs the previous answer); the three attachments go side by side and the upload configuration beside the draft, so a fresh handle needs 5 round trips and a warm one 4. Requests seen, fresh: {cold_list}; warm: {warm_list}"
