@@ -70,8 +70,8 @@ async fn sends() {
     c::send_zero_one_three(&t).await;
 }
 
-/// The sandbox announces 10 MiB (the service's default), the profile caps at 8 MiB: 8 MiB
-/// chunks.
+/// The sandbox announces 10 MiB (the service's default), below the profile's 16 MiB cap:
+/// 10 MiB chunks.
 #[tokio::test]
 async fn round_trips() {
     round_trips_at(

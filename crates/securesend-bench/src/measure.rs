@@ -89,11 +89,7 @@ pub async fn run(program: &Path, args: &[&str], scratch: &Path) -> Result<Run, S
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    // Earlier runs' written data is flushed first: its write-back would otherwise take this
-    // run's cores and disk, and a run's figure would depend on what ran before it.
-    tokio::task::spawn_blocking(nix::unistd::sync)
-        .await
-        .map_err(|e| format!("flushing the disk: {e}"))?;
+    quiet_disk().await?;
     let server_before = own_cpu();
     let started = Instant::now();
     // A blocking wait on a thread of the blocking pool: the in-process sandbox keeps serving
@@ -132,6 +128,14 @@ pub async fn run(program: &Path, args: &[&str], scratch: &Path) -> Result<Run, S
         maxrss_kib: doc["maxrss_kib"].as_u64().unwrap_or(0),
         stdout,
     })
+}
+
+/// Flushes what earlier measurements wrote: its write-back would otherwise take the next
+/// measurement's cores and disk, and a figure would depend on what ran before it.
+pub async fn quiet_disk() -> Result<(), String> {
+    tokio::task::spawn_blocking(nix::unistd::sync)
+        .await
+        .map_err(|e| format!("flushing the disk: {e}"))
 }
 
 /// User + system CPU seconds of this process (all its threads) so far.

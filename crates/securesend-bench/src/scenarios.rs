@@ -83,9 +83,11 @@ async fn run_in(args: &Args, cli: &Path, work: &Path, report: &mut Report) -> Re
         res?;
     }
     if args.wants("sends") {
+        measure::quiet_disk().await?;
         sends(args, work, report).await?;
     }
     if args.wants("latency") {
+        measure::quiet_disk().await?;
         latency(args, work, report).await?;
     }
     Ok(())
@@ -633,8 +635,16 @@ async fn big_file_sections(
         report.figure("download_digest_limit_mib_s", round(digest_limit, 1));
         report.figure("c_bound_ratio", round(sr / bound, 3));
         report.figure("c2_durable_ratio", round(fr / durable, 3));
+        // How much of the machine the verified download and the sandbox serving it used: near
+        // all of it means the cores, not waiting, set the pace.
+        let busy = (s.cpu_s + s.server_cpu_s) / s.wall.as_secs_f64().max(1e-9);
+        report.figure(
+            "download_cli_sandbox_cpu_s_per_gib",
+            round(s.server_cpu_s / gib, 3),
+        );
+        report.figure("c_cores_busy", round(busy, 2));
         report.note(format!(
-            "download bounds: a verified download needs SHA-256 and SHA3-256, each on its own thread; the slower alone on one core runs at {digest_limit:.0} MiB/s, so c is {:.2} × min(curl, that). curl's file took {:.2} s more to fsync (securesend's save fsyncs before the rename): curl + fsync is {durable:.0} MiB/s, and c2 is {:.2} × that",
+            "download bounds: a verified download needs SHA-256 and SHA3-256, each on its own thread; the slower alone on one core runs at {digest_limit:.0} MiB/s, so c is {:.2} × min(curl, that); the CLI and the in-process sandbox kept {busy:.2} of {cpus} cores busy during it. curl's file took {:.2} s more to fsync (securesend's save fsyncs before the rename): curl + fsync is {durable:.0} MiB/s, and c2 is {:.2} × that",
             sr / bound,
             sync.as_secs_f64(),
             fr / durable

@@ -132,8 +132,7 @@ pub struct Hasher {
 }
 
 /// SHA3-256 from AWS-LC. It caps a verified transfer (the slowest of its digests), and AWS-LC's
-/// Keccak runs about a third faster than RustCrypto's portable one. The sandbox keeps
-/// RustCrypto's, so the two implementations check each other in every test.
+/// Keccak runs about a third faster than RustCrypto's portable one.
 #[derive(Clone)]
 struct Sha3(aws_lc_rs::digest::Context);
 

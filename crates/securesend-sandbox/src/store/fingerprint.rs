@@ -17,19 +17,56 @@ use std::sync::Arc;
 use bytes::Bytes;
 use md5::Md5;
 use sha2::Digest;
-use sha3::Sha3_256;
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use super::Fingerprints;
 
-/// How many bytes each digest may lag behind the network: about 40 ms of SHA3-256 here, more
+/// How many bytes each digest may lag behind the network: about 30 ms of SHA3-256 here, more
 /// than the gap between two chunk requests.
 const LAG_BUDGET: usize = 8 << 20;
 
 /// The fingerprints of an upload in progress.
 pub(super) struct Fingerprinter {
     md5: Lane<Md5>,
-    sha3: Lane<Sha3_256>,
+    sha3: Lane<Sha3>,
+}
+
+/// What a lane needs of a digest.
+trait Running: Clone + Send + 'static {
+    fn fresh() -> Self;
+    fn feed(&mut self, data: &[u8]);
+    fn hex(self) -> String;
+}
+
+impl Running for Md5 {
+    fn fresh() -> Self {
+        Md5::new()
+    }
+    fn feed(&mut self, data: &[u8]) {
+        self.update(data);
+    }
+    fn hex(self) -> String {
+        hex::encode(self.finalize())
+    }
+}
+
+/// SHA3-256 from AWS-LC: the slowest of the service's digests, and a third faster there than
+/// the portable implementation, so the sandbox is less of a ceiling for what it measures.
+#[derive(Clone)]
+struct Sha3(aws_lc_rs::digest::Context);
+
+impl Running for Sha3 {
+    fn fresh() -> Self {
+        Sha3(aws_lc_rs::digest::Context::new(
+            &aws_lc_rs::digest::SHA3_256,
+        ))
+    }
+    fn feed(&mut self, data: &[u8]) {
+        self.0.update(data);
+    }
+    fn hex(self) -> String {
+        hex::encode(self.0.finish())
+    }
 }
 
 impl Fingerprinter {
@@ -53,8 +90,8 @@ impl Fingerprinter {
         let md5 = self.md5.settle().await?;
         let sha3 = self.sha3.settle().await?;
         Ok(Fingerprints {
-            md5: hex::encode(md5.finalize()),
-            sha3_256: hex::encode(sha3.finalize()),
+            md5: md5.hex(),
+            sha3_256: sha3.hex(),
         })
     }
 }
@@ -74,10 +111,10 @@ struct Lane<D> {
     budget: Arc<Semaphore>,
 }
 
-impl<D: Digest + Clone + Send + 'static> Lane<D> {
+impl<D: Running> Lane<D> {
     fn new() -> Lane<D> {
         Lane {
-            state: ready(D::new()),
+            state: ready(D::fresh()),
             budget: Arc::new(Semaphore::new(LAG_BUDGET)),
         }
     }
@@ -97,7 +134,7 @@ impl<D: Digest + Clone + Send + 'static> Lane<D> {
             let keep = loop {
                 match rx.blocking_recv() {
                     Some(Msg::Piece(bytes, taken)) => {
-                        digest.update(&bytes);
+                        digest.feed(&bytes);
                         drop(bytes);
                         budget.add_permits(taken as usize);
                     }
@@ -175,10 +212,11 @@ impl Feed {
 mod tests {
     use super::*;
 
+    /// From RustCrypto's implementations: a second SHA3-256 to check AWS-LC's against.
     fn expected(data: &[u8]) -> Fingerprints {
         Fingerprints {
             md5: hex::encode(Md5::digest(data)),
-            sha3_256: hex::encode(Sha3_256::digest(data)),
+            sha3_256: hex::encode(sha3::Sha3_256::digest(data)),
         }
     }
 
