@@ -473,7 +473,7 @@ async fn big_file_sections(
     for (key, seconds) in [
         ("upload_cli_sandbox_cpu_s_per_gib", cli_on.server_cpu_s),
         ("upload_curl_sandbox_cpu_s_per_gib", curl.server_cpu_s),
-        ("upload_noverify_cli_cpu_s_per_gib", cli_off.cpu_s),
+        ("upload_cli_noverify_cpu_s_per_gib", cli_off.cpu_s),
         (
             "upload_noverify_sandbox_cpu_s_per_gib",
             cli_off.server_cpu_s,
@@ -686,11 +686,6 @@ async fn big_file_sections(
         let curl_cpu = curl.cpu_s / gib;
         let dig = openssl_cpu / gib;
         report.figure("upload_cli_cpu_s_per_gib", round(cli_cpu, 3));
-        report.figure(
-            "upload_cli_noverify_cpu_s_per_gib",
-            round(cli_off.cpu_s / gib, 3),
-        );
-        report.figure("upload_curl_cpu_s_per_gib", round(curl_cpu, 3));
         report.figure("digests_openssl_cpu_s_per_gib", round(dig, 3));
         report.figure("digests_ours_s_per_gib", round(ours_cpu / gib, 3));
         let budget = curl_cpu + dig;

@@ -262,17 +262,19 @@ impl Download {
     }
 
     fn into_parts(mut self) -> (ByteStream, Verifier) {
-        let mut set = self.file.checksums.digest_set();
-        set.sha256 = true;
-        // One strong digest to check against is enough: with SHA3-256 known, MD5 (a second
-        // digest of the same bytes, and the weaker) would only cost CPU.
-        if set.sha3_256 {
-            set.md5 = false;
-        }
-        if !self.digests {
-            set = DigestSet::NONE;
+        let set = if self.digests {
+            let known = self.file.checksums.digest_set();
+            DigestSet {
+                sha256: true,
+                // One strong digest to check against is enough: with SHA3-256 known, MD5 (a
+                // second digest of the same bytes, and the weaker) would only cost CPU.
+                md5: known.md5 && !known.sha3_256,
+                sha3_256: known.sha3_256,
+            }
+        } else {
             self.file.checksums = Checksums::default();
-        }
+            DigestSet::NONE
+        };
         let progress =
             FileProgress::start(self.progress.as_ref(), 0, &self.file.name, self.file.size);
         let verifier = Verifier {

@@ -516,6 +516,17 @@ impl FileStore {
         true
     }
 
+    /// MD5 and SHA3-256 of a stored file: those computed as it arrived, or else read from disk.
+    pub async fn fingerprints(&self, file: &StoredFile) -> io::Result<Fingerprints> {
+        if let Some(f) = &file.fingerprints {
+            return Ok(f.clone());
+        }
+        let path = file.path.clone();
+        tokio::task::spawn_blocking(move || fingerprint::of_reader(std::fs::File::open(path)?))
+            .await
+            .map_err(io::Error::other)?
+    }
+
     /// Reads a whole stored file into memory. For tests and small files only.
     pub async fn read(&self, id: &str) -> io::Result<Vec<u8>> {
         let file = self

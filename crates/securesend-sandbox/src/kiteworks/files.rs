@@ -7,7 +7,7 @@ use http::HeaderMap;
 use serde_json::{Value, json};
 
 use super::Kw;
-use super::state::{FileRec, Fingerprints, Folder, digests, file_json, folder_json};
+use super::state::{FileRec, Fingerprints, Folder, file_json, folder_json};
 use super::wire::{self, error, json_answer, no_content, parse_body, query_flag, query_value};
 use crate::error::SandboxError;
 use crate::store::StoredFile;
@@ -34,10 +34,10 @@ pub(crate) async fn file_record(
     folder_id: Option<String>,
     mail_id: Option<String>,
 ) -> std::io::Result<FileRec> {
-    let (mut md5, sha3) = match &stored.fingerprints {
-        Some(f) => (f.md5.clone(), f.sha3_256.clone()),
-        None => digests(&stored).await?,
-    };
+    let crate::store::Fingerprints {
+        mut md5,
+        sha3_256: sha3,
+    } = kw.ctx().store().fingerprints(&stored).await?;
     if kw.corrupt_fingerprints() {
         md5 = "0".repeat(32);
     }

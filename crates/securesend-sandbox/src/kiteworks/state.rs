@@ -295,27 +295,3 @@ pub(crate) fn mail_json(m: &MailRec, user: &User) -> Value {
         "emailFrom": user.email,
     })
 }
-
-/// MD5 and SHA3-256 of a stored file, read from disk in blocks.
-pub(crate) async fn digests(file: &StoredFile) -> std::io::Result<(String, String)> {
-    let path = file.path.clone();
-    tokio::task::spawn_blocking(move || {
-        use sha3::Digest as _;
-        use std::io::Read;
-        let mut f = std::fs::File::open(path)?;
-        let mut md5 = md5::Md5::new();
-        let mut sha3 = sha3::Sha3_256::new();
-        let mut buf = vec![0u8; 64 * 1024];
-        loop {
-            let n = f.read(&mut buf)?;
-            if n == 0 {
-                break;
-            }
-            md5.update(&buf[..n]);
-            sha3.update(&buf[..n]);
-        }
-        Ok((hex::encode(md5.finalize()), hex::encode(sha3.finalize())))
-    })
-    .await
-    .map_err(std::io::Error::other)?
-}

@@ -96,6 +96,25 @@ impl Fingerprinter {
     }
 }
 
+/// The fingerprints of bytes read from `reader` to its end, on the calling thread.
+pub(super) fn of_reader(mut reader: impl io::Read) -> io::Result<Fingerprints> {
+    let mut md5 = Md5::fresh();
+    let mut sha3 = Sha3::fresh();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = reader.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        md5.feed(&buf[..n]);
+        sha3.feed(&buf[..n]);
+    }
+    Ok(Fingerprints {
+        md5: md5.hex(),
+        sha3_256: sha3.hex(),
+    })
+}
+
 /// What a part's threads are told about a piece or about the part's end.
 enum Msg {
     /// Bytes to hash, and the budget they took.
@@ -242,6 +261,12 @@ mod tests {
         part.piece(&Bytes::from_static(b"!")).await;
         part.end(true);
         assert_eq!(f.settle().await.unwrap(), expected(b"hello world!"));
+    }
+
+    #[test]
+    fn a_whole_reader_gives_the_same_fingerprints() {
+        let data: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        assert_eq!(of_reader(&data[..]).unwrap(), expected(&data));
     }
 
     #[tokio::test]
