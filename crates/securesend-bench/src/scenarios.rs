@@ -929,7 +929,7 @@ async fn sends(args: &Args, work: &Path, report: &mut Report) -> Res<()> {
 }
 
 /// Sends timed per handle state in (f); the median is reported.
-const LATENCY_ROUNDS: usize = 5;
+const LATENCY_ROUNDS: usize = 9;
 
 /// (f) A Kiteworks send with 3 attachments under per-request latency vs the round-trip floor.
 async fn latency(args: &Args, work: &Path, report: &mut Report) -> Res<()> {

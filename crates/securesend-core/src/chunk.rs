@@ -19,10 +19,10 @@
 //! ```
 
 use std::fmt;
+use std::io::{self, Read};
 use std::pin::Pin;
-use std::task::{Context, Poll};
-
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use futures::Stream;
@@ -32,7 +32,7 @@ use tokio::task::JoinHandle;
 
 use crate::checksum::{Checksums, DigestSet, Hasher};
 use crate::error::{Error, Result};
-use crate::file::BoxReader;
+use crate::file::{BoxReader, CheckedFile};
 use crate::hash_threads::HashThreads;
 
 /// How a file of known size is cut into chunks of a fixed size (the last may be shorter).
@@ -173,7 +173,42 @@ impl Chunker {
     /// Chunks `reader` (which must yield exactly `plan.total()` bytes) from the start,
     /// computing the digests in `digests`.
     pub fn start(reader: BoxReader, plan: ChunkPlan, digests: DigestSet) -> Chunker {
-        Self::spawn(reader, plan, digests, 0)
+        Self::spawn(Input::Reader(reader), plan, digests, 0)
+    }
+
+    /// Chunks a checked file from chunk `first` on, like [`Chunker::resume`]; `plan` must
+    /// cover the file's checked size.
+    ///
+    /// A file on disk is read on blocking threads straight into the chunk buffers, where an
+    /// async reader ([`CheckedFile::open`]) would read into a buffer of its own and copy from
+    /// it: one pass less over every byte sent. Other sources are read through
+    /// [`CheckedFile::open`]. Either way a file whose size changed since it was checked is
+    /// reported in place of the chunk it spoils.
+    pub async fn of_file(
+        file: &CheckedFile,
+        plan: ChunkPlan,
+        digests: DigestSet,
+        first: u64,
+    ) -> Result<Chunker> {
+        if plan.total() != file.size {
+            return Err(Error::invalid_input(format!(
+                "a chunk plan for {} bytes does not fit {}, which has {}",
+                plan.total(),
+                file.name(),
+                file.size
+            )));
+        }
+        check_first(plan, first)?;
+        let input = match file.attachment.source().as_path() {
+            Some(path) => {
+                let opened = tokio::fs::File::open(path)
+                    .await
+                    .map_err(|e| Error::io(format!("opening {}", path.display()), e))?;
+                Input::File(Arc::new(opened.into_std().await))
+            }
+            None => Input::Reader(file.open().await?),
+        };
+        Ok(Self::spawn(input, plan, digests, first))
     }
 
     /// Resumes an upload at chunk `first`: the chunks before it are read and hashed (the
@@ -185,20 +220,15 @@ impl Chunker {
         digests: DigestSet,
         first: u64,
     ) -> Result<Chunker> {
-        if first > plan.count() {
-            return Err(Error::invalid_input(format!(
-                "cannot resume at chunk {first}: the file has {} chunks",
-                plan.count()
-            )));
-        }
-        Ok(Self::spawn(reader, plan, digests, first))
+        check_first(plan, first)?;
+        Ok(Self::spawn(Input::Reader(reader), plan, digests, first))
     }
 
-    fn spawn(reader: BoxReader, plan: ChunkPlan, digests: DigestSet, first: u64) -> Chunker {
+    fn spawn(input: Input, plan: ChunkPlan, digests: DigestSet, first: u64) -> Chunker {
         // Capacity 1 plus "reserve before reading" is what bounds memory: the task holds a
         // permit (an empty slot) before it allocates the next chunk.
         let (tx, rx) = mpsc::channel(1);
-        let task = tokio::spawn(produce(reader, plan, digests, first, tx));
+        let task = tokio::spawn(produce(input, plan, digests, first, tx));
         Chunker {
             rx,
             task,
@@ -268,8 +298,58 @@ impl Drop for Chunker {
     }
 }
 
-/// Buffer for bytes that are hashed but not yielded (resume).
-const SKIP_BUFFER: usize = 64 << 10;
+fn check_first(plan: ChunkPlan, first: u64) -> Result<()> {
+    if first > plan.count() {
+        return Err(Error::invalid_input(format!(
+            "cannot resume at chunk {first}: the file has {} chunks",
+            plan.count()
+        )));
+    }
+    Ok(())
+}
+
+/// Where a chunker's bytes come from.
+enum Input {
+    /// Any async reader.
+    Reader(BoxReader),
+    /// A file on disk, read on blocking threads straight into the caller's buffer.
+    File(Arc<std::fs::File>),
+}
+
+impl Input {
+    /// Appends up to `len` bytes to `buf`, fewer only where the input ends. The buffer comes
+    /// back either way (a blocking read needs to own it while it runs).
+    async fn fill(&mut self, mut buf: Vec<u8>, len: u64) -> (Vec<u8>, io::Result<()>) {
+        match self {
+            Input::Reader(reader) => {
+                let target = buf.len() as u64 + len;
+                while (buf.len() as u64) < target {
+                    let want = target - buf.len() as u64;
+                    match (&mut *reader).take(want).read_buf(&mut buf).await {
+                        Ok(0) => break,
+                        Ok(_) => {}
+                        Err(e) => return (buf, Err(e)),
+                    }
+                }
+                (buf, Ok(()))
+            }
+            Input::File(file) => {
+                let file = Arc::clone(file);
+                let read = tokio::task::spawn_blocking(move || {
+                    // `read_to_end` reads into the spare capacity without zeroing it first.
+                    let r = (&*file).take(len).read_to_end(&mut buf).map(drop);
+                    (buf, r)
+                });
+                read.await
+                    .unwrap_or_else(|e| (Vec::new(), Err(io::Error::other(e))))
+            }
+        }
+    }
+}
+
+/// Buffer for bytes that are hashed but not yielded (resume). Large enough that a file on
+/// disk is skipped in few blocking reads.
+const SKIP_BUFFER: usize = 1 << 20;
 
 /// Chunk buffers kept for reuse per file: the chunk on the wire, the one read ahead, and the
 /// one the digest threads may still be finishing.
@@ -335,7 +415,7 @@ impl Drop for PooledBuffer {
 }
 
 async fn produce(
-    mut reader: BoxReader,
+    mut input: Input,
     plan: ChunkPlan,
     digests: DigestSet,
     first: u64,
@@ -344,7 +424,7 @@ async fn produce(
     let mut hasher = Hasher::new(digests);
     let count = plan.count();
     let skip = plan.offset(first);
-    if let Err(e) = skip_and_hash(&mut reader, skip, &mut hasher, plan.total).await {
+    if let Err(e) = skip_and_hash(&mut input, skip, &mut hasher, plan.total).await {
         let _ = tx.send(Msg::Failed(e)).await;
         return;
     }
@@ -358,9 +438,9 @@ async fn produce(
             return; // the consumer is gone
         };
         let is_last = index + 1 == count;
-        let read = read_chunk(&mut reader, &pool, plan.len(index), bytes, plan).await;
+        let read = read_chunk(&mut input, &pool, plan.len(index), bytes, plan).await;
         let read = match read {
-            Ok(data) if is_last => check_end(&mut reader, plan.total).await.map(|()| data),
+            Ok(data) if is_last => check_end(&mut input, plan.total).await.map(|()| data),
             other => other,
         };
         if let Ok(data) = &read {
@@ -385,7 +465,7 @@ async fn produce(
     // The last chunk went out without waiting for the digests: they finish while it is on
     // the wire (for a one-chunk file, all of the hashing overlaps the request).
     let end = match first == count {
-        true => check_end(&mut reader, plan.total).await,
+        true => check_end(&mut input, plan.total).await,
         false => Ok(()),
     };
     let msg = match end {
@@ -398,63 +478,50 @@ async fn produce(
 /// Reads exactly `len` bytes into a buffer from `pool`; `before_chunk` bytes were read
 /// earlier (for the error message of a short file).
 async fn read_chunk(
-    reader: &mut BoxReader,
+    input: &mut Input,
     pool: &Arc<BufferPool>,
     len: u64,
     before_chunk: u64,
     plan: ChunkPlan,
 ) -> Result<Bytes> {
     let mut loan = pool.take();
-    let buf = &mut loan.buf;
+    let mut buf = std::mem::take(&mut loan.buf);
     // `len` fits: ChunkPlan::new checked the chunk size against usize.
     buf.reserve_exact(len as usize);
-    while (buf.len() as u64) < len {
-        let before = buf.len();
-        let want = len - before as u64;
-        let n = (&mut *reader)
-            .take(want)
-            .read_buf(buf)
-            .await
-            .map_err(|e| Error::io("reading the file to upload", e))?;
-        if n == 0 {
-            return Err(short_input(before_chunk + before as u64, plan.total));
-        }
+    let (buf, read) = input.fill(buf, len).await;
+    loan.buf = buf;
+    read.map_err(|e| Error::io("reading the file to upload", e))?;
+    let got = loan.buf.len() as u64;
+    if got < len {
+        return Err(short_input(before_chunk + got, plan.total));
     }
     Ok(Bytes::from_owner(loan))
 }
 
-async fn skip_and_hash(
-    reader: &mut BoxReader,
-    len: u64,
-    hasher: &mut Hasher,
-    total: u64,
-) -> Result<()> {
-    let mut buf = vec![0u8; SKIP_BUFFER.min(len as usize)];
+async fn skip_and_hash(input: &mut Input, len: u64, hasher: &mut Hasher, total: u64) -> Result<()> {
+    let mut buf = Vec::with_capacity(SKIP_BUFFER.min(len as usize));
     let mut left = len;
     while left > 0 {
-        let want = left.min(buf.len() as u64) as usize;
-        let n = reader
-            .read(&mut buf[..want])
-            .await
-            .map_err(|e| Error::io("reading the file to upload", e))?;
-        if n == 0 {
+        buf.clear();
+        let want = left.min(buf.capacity() as u64);
+        let (filled, read) = input.fill(buf, want).await;
+        buf = filled;
+        read.map_err(|e| Error::io("reading the file to upload", e))?;
+        if buf.is_empty() {
             return Err(short_input(hasher.bytes(), total));
         }
-        hasher.update(&buf[..n]);
-        left -= n as u64;
+        hasher.update(&buf);
+        left -= buf.len() as u64;
     }
     Ok(())
 }
 
 /// Confirms the input ends where the plan says. The extra read also lets a size-checking
 /// reader (`FileSource::open`) report a file that grew.
-async fn check_end(reader: &mut BoxReader, total: u64) -> Result<()> {
-    let mut probe = [0u8; 1];
-    let n = reader
-        .read(&mut probe)
-        .await
-        .map_err(|e| Error::io("reading the file to upload", e))?;
-    if n > 0 {
+async fn check_end(input: &mut Input, total: u64) -> Result<()> {
+    let (probe, read) = input.fill(Vec::with_capacity(1), 1).await;
+    read.map_err(|e| Error::io("reading the file to upload", e))?;
+    if !probe.is_empty() {
         return Err(Error::integrity(format!(
             "the file has more than the {total} bytes it had when it was checked; send it again"
         )));
@@ -674,6 +741,130 @@ mod tests {
         assert!(!chunker.next_chunk().await.unwrap().unwrap().is_last);
         let e = chunker.next_chunk().await.unwrap_err();
         assert!(e.to_string().contains("grew"), "{e}");
+    }
+
+    /// Every chunk a chunker yields, then its checksums.
+    async fn drain(mut chunker: Chunker) -> (Vec<Chunk>, Checksums) {
+        let mut chunks = Vec::new();
+        while let Some(c) = chunker.next_chunk().await.unwrap() {
+            chunks.push(c);
+        }
+        (chunks, chunker.checksums().cloned().unwrap())
+    }
+
+    fn on_disk(d: &[u8]) -> (tempfile::TempDir, CheckedFile) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.bin");
+        std::fs::write(&path, d).unwrap();
+        let file = CheckedFile::check(crate::Attachment::from_path(&path)).unwrap();
+        (dir, file)
+    }
+
+    #[tokio::test]
+    async fn a_file_on_disk_reads_into_the_chunks_and_resumes() {
+        let d = data(10_500);
+        let (_dir, file) = on_disk(&d);
+        let plan = ChunkPlan::new(10_500, 4_000).unwrap();
+        let mut whole = Hasher::new(DigestSet::ALL);
+        whole.update(&d);
+        let whole = whole.finish();
+
+        let (chunks, sums) = drain(
+            Chunker::of_file(&file, plan, DigestSet::ALL, 0)
+                .await
+                .unwrap(),
+        )
+        .await;
+        let offsets: Vec<(u64, usize, bool)> = chunks
+            .iter()
+            .map(|c| (c.offset, c.len(), c.is_last))
+            .collect();
+        assert_eq!(
+            offsets,
+            [
+                (0, 4_000, false),
+                (4_000, 4_000, false),
+                (8_000, 2_500, true)
+            ]
+        );
+        let joined: Vec<u8> = chunks.iter().flat_map(|c| c.data.to_vec()).collect();
+        assert_eq!(joined, d);
+        assert_eq!(sums, whole);
+
+        // Resumed: the skipped chunks are hashed, not yielded.
+        let (chunks, sums) = drain(
+            Chunker::of_file(&file, plan, DigestSet::ALL, 2)
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(chunks.len(), 1);
+        assert_eq!(&chunks[0].data[..], &d[8_000..]);
+        assert_eq!(sums, whole);
+
+        // Bytes in memory take the reader's way to the same result.
+        let in_memory =
+            CheckedFile::check(crate::Attachment::from_bytes("m.bin", d.clone())).unwrap();
+        let (chunks, sums) = drain(
+            Chunker::of_file(&in_memory, plan, DigestSet::ALL, 0)
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(chunks.iter().map(Chunk::len).sum::<usize>(), d.len());
+        assert_eq!(sums, whole);
+    }
+
+    #[tokio::test]
+    async fn a_file_on_disk_that_changed_size_never_yields_its_last_chunk() {
+        let plan = ChunkPlan::new(2_500, 1_000).unwrap();
+        let (_dir, file) = on_disk(&data(2_500));
+        let path = file.attachment.source().as_path().unwrap().to_owned();
+
+        std::fs::write(&path, data(2_000)).unwrap();
+        let mut chunker = Chunker::of_file(&file, plan, DigestSet::SHA256, 0)
+            .await
+            .unwrap();
+        assert!(chunker.next_chunk().await.unwrap().is_some());
+        assert!(chunker.next_chunk().await.unwrap().is_some());
+        let e = chunker.next_chunk().await.unwrap_err();
+        assert!(
+            e.is_integrity() && e.to_string().contains("2000 of its 2500"),
+            "{e}"
+        );
+        assert!(chunker.checksums().is_none());
+
+        std::fs::write(&path, data(2_501)).unwrap();
+        let mut chunker = Chunker::of_file(&file, plan, DigestSet::SHA256, 0)
+            .await
+            .unwrap();
+        assert!(!chunker.next_chunk().await.unwrap().unwrap().is_last);
+        assert!(!chunker.next_chunk().await.unwrap().unwrap().is_last);
+        let e = chunker.next_chunk().await.unwrap_err();
+        assert!(
+            e.is_integrity() && e.to_string().contains("more than"),
+            "{e}"
+        );
+
+        // Shrunk below a resume point: reported before any chunk.
+        std::fs::write(&path, data(1_500)).unwrap();
+        let mut chunker = Chunker::of_file(&file, plan, DigestSet::SHA256, 2)
+            .await
+            .unwrap();
+        assert!(chunker.next_chunk().await.unwrap_err().is_integrity());
+    }
+
+    #[tokio::test]
+    async fn of_file_refuses_a_plan_for_another_size() {
+        let (_dir, file) = on_disk(&data(100));
+        let e = Chunker::of_file(&file, ChunkPlan::new(99, 10).unwrap(), DigestSet::NONE, 0)
+            .await
+            .unwrap_err();
+        assert!(e.is_invalid_input(), "{e}");
+        let e = Chunker::of_file(&file, ChunkPlan::new(100, 10).unwrap(), DigestSet::NONE, 11)
+            .await
+            .unwrap_err();
+        assert!(e.is_invalid_input(), "{e}");
     }
 
     #[test]

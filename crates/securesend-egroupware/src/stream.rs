@@ -50,9 +50,8 @@ impl Outgoing {
         progress: Option<&Progress>,
         index: usize,
     ) -> Result<Outgoing> {
-        let reader = file.open().await?;
         let plan = ChunkPlan::new(file.size, CHUNK)?;
-        let chunker = Chunker::start(reader, plan, DigestSet::SHA256);
+        let chunker = Chunker::of_file(file, plan, DigestSet::SHA256, 0).await?;
         let progress = FileProgress::start(progress, index, file.name(), Some(file.size));
         let outcome = Arc::new(Mutex::new(Outcome::default()));
         let state = Some((chunker, Some(progress), outcome.clone()));

@@ -124,13 +124,12 @@ impl Inner {
         if session.first_chunk > 0 {
             progress.set(plan.offset(session.first_chunk));
         }
-        let reader = file.open().await?;
         let digests = if self.settings.verify {
             DigestSet::ALL
         } else {
             DigestSet::NONE
         };
-        let mut chunker = Chunker::resume(reader, plan, digests, session.first_chunk)?;
+        let mut chunker = Chunker::of_file(file, plan, digests, session.first_chunk).await?;
         let mut finished = None;
         while let Some(chunk) = chunker.next_chunk().await? {
             let len = chunk.len() as u64;
