@@ -32,7 +32,7 @@ use tokio::task::JoinHandle;
 
 use crate::checksum::{Checksums, DigestSet, Hasher};
 use crate::error::{Error, Result};
-use crate::file::{BoxReader, CheckedFile};
+use crate::file::{BoxReader, CheckedFile, open_path};
 use crate::hash_threads::HashThreads;
 
 /// How a file of known size is cut into chunks of a fixed size (the last may be shorter).
@@ -200,12 +200,7 @@ impl Chunker {
         }
         check_first(plan, first)?;
         let input = match file.attachment.source().as_path() {
-            Some(path) => {
-                let opened = tokio::fs::File::open(path)
-                    .await
-                    .map_err(|e| Error::io(format!("opening {}", path.display()), e))?;
-                Input::File(Arc::new(opened.into_std().await))
-            }
+            Some(path) => Input::File(Arc::new(open_path(path).await?.into_std().await)),
             None => Input::Reader(file.open().await?),
         };
         Ok(Self::spawn(input, plan, digests, first))

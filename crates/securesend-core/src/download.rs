@@ -173,7 +173,8 @@ impl Download {
             let mut batched = 0usize;
             loop {
                 let next = stream.next().await.transpose()?;
-                if let Some(chunk) = &next {
+                let ended = next.is_none();
+                if let Some(chunk) = next {
                     received += chunk.len() as u64;
                     if let Some(size) = remote.size {
                         if received > size {
@@ -185,9 +186,9 @@ impl Download {
                     }
                     progress.advance(chunk.len() as u64);
                     batched += chunk.len();
-                    batch.push(chunk.clone());
+                    batch.push(chunk);
                 }
-                if batched >= BATCH_BYTES || (next.is_none() && !batch.is_empty()) {
+                if batched >= BATCH_BYTES || (ended && !batch.is_empty()) {
                     let full: Batch = std::mem::take(&mut batch).into();
                     batched = 0;
                     digests.feed(full.clone()).await;
@@ -195,7 +196,7 @@ impl Download {
                         break; // the writer failed; its error is reported below
                     }
                 }
-                if next.is_none() {
+                if ended {
                     break;
                 }
             }

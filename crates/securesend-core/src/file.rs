@@ -118,12 +118,7 @@ impl FileSource {
     /// with an integrity error (the file changed after it was checked).
     pub async fn open(&self, expected_len: u64) -> Result<BoxReader> {
         let inner: BoxReader = match &self.kind {
-            SourceKind::Path(path) => {
-                let file = tokio::fs::File::open(path)
-                    .await
-                    .map_err(|e| Error::io(format!("opening {}", path.display()), e))?;
-                Box::new(file)
-            }
+            SourceKind::Path(path) => Box::new(open_path(path).await?),
             SourceKind::Bytes(b) => Box::new(io::Cursor::new(b.clone())),
             SourceKind::Reader { reader, .. } => reader
                 .lock()
@@ -133,6 +128,13 @@ impl FileSource {
         };
         Ok(Box::new(ExactReader::new(inner, expected_len)))
     }
+}
+
+/// Opens a file to read its bytes; the error names the path.
+pub(crate) async fn open_path(path: &Path) -> Result<tokio::fs::File> {
+    tokio::fs::File::open(path)
+        .await
+        .map_err(|e| Error::io(format!("opening {}", path.display()), e))
 }
 
 fn consumed() -> Error {

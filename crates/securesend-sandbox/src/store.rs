@@ -384,7 +384,7 @@ impl FileStore {
                 .append(part, max_part, store.inner.max_file_bytes)
                 .await;
             let progress = pending.progress(&upload_id);
-            lock(&store.inner.uploads).insert(upload_id, Slot::Idle(Box::new(pending)));
+            store.put_back(&upload_id, pending);
             result.map(|()| progress)
         })
         .await
@@ -412,6 +412,11 @@ impl FileStore {
         }
     }
 
+    /// Returns an upload taken by [`FileStore::take_upload`], ready for its next part.
+    fn put_back(&self, upload_id: &str, pending: PendingUpload) {
+        lock(&self.inner.uploads).insert(upload_id.to_owned(), Slot::Idle(Box::new(pending)));
+    }
+
     /// The progress of an unfinished upload.
     pub fn upload_progress(&self, upload_id: &str) -> Option<UploadProgress> {
         match lock(&self.inner.uploads).get(upload_id) {
@@ -430,8 +435,7 @@ impl FileStore {
                     expected,
                     actual: pending.size,
                 };
-                lock(&self.inner.uploads)
-                    .insert(upload_id.to_owned(), Slot::Idle(Box::new(pending)));
+                self.put_back(upload_id, pending);
                 return Err(err);
             }
         }
@@ -440,8 +444,7 @@ impl FileStore {
             Some(f) => match f.settle().await {
                 Ok(f) => Some(f),
                 Err(e) => {
-                    lock(&self.inner.uploads)
-                        .insert(upload_id.to_owned(), Slot::Idle(Box::new(pending)));
+                    self.put_back(upload_id, pending);
                     return Err(e.into());
                 }
             },
@@ -450,7 +453,7 @@ impl FileStore {
         let id = FileStore::new_id();
         let path = self.inner.dir.join("files").join(&id);
         if let Err(e) = tokio::fs::rename(&pending.path, &path).await {
-            lock(&self.inner.uploads).insert(upload_id.to_owned(), Slot::Idle(Box::new(pending)));
+            self.put_back(upload_id, pending);
             return Err(e.into());
         }
         lock(&self.inner.uploads).remove(upload_id);
