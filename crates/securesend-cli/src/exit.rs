@@ -12,6 +12,8 @@ pub const AUTH: u8 = 3;
 pub const SERVICE: u8 = 4;
 /// Local I/O error.
 pub const IO: u8 = 5;
+/// Interrupted (Ctrl-C, SIGTERM): 128 + SIGINT, as shells report it.
+pub const CANCELLED: u8 = 130;
 
 /// The exit code for an error.
 pub fn code(e: &Error) -> u8 {
@@ -19,6 +21,7 @@ pub fn code(e: &Error) -> u8 {
         ErrorKind::InvalidInput | ErrorKind::Configuration | ErrorKind::Unsupported => BAD_INPUT,
         ErrorKind::Unauthenticated | ErrorKind::PermissionDenied => AUTH,
         ErrorKind::Io => IO,
+        ErrorKind::Cancelled => CANCELLED,
         _ => SERVICE,
     }
 }

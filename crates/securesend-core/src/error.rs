@@ -45,6 +45,9 @@ pub enum ErrorKind {
     Protocol,
     /// A local file system operation failed.
     Io,
+    /// The operation was interrupted on request (see [`Cancel`](crate::Cancel)); the message
+    /// says what was and was not done.
+    Cancelled,
 }
 
 impl ErrorKind {
@@ -64,6 +67,7 @@ impl ErrorKind {
             ErrorKind::Integrity => "integrity check failed",
             ErrorKind::Protocol => "protocol error",
             ErrorKind::Io => "I/O error",
+            ErrorKind::Cancelled => "cancelled",
         }
     }
 
@@ -88,6 +92,14 @@ impl fmt::Display for ErrorKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
+}
+
+/// What a send's error says about the message, when the adapter knows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SendState {
+    Unsaid,
+    NotSent,
+    MaybeSent,
 }
 
 /// The longest service-supplied code or message we keep, in characters.
@@ -123,6 +135,7 @@ struct Inner {
     service_message: Option<String>,
     retry_after: Option<Duration>,
     outcome_unknown: bool,
+    send: SendState,
     source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
 }
 
@@ -140,6 +153,7 @@ impl Error {
                 service_message: None,
                 retry_after: None,
                 outcome_unknown: false,
+                send: SendState::Unsaid,
                 source: None,
             }),
         }
@@ -245,6 +259,30 @@ impl Error {
         self.inner.outcome_unknown
     }
 
+    /// Marks a send's error from before its point of no return: no recipient can have the
+    /// message, whatever the failed request did, so the outcome is known (clears
+    /// [`outcome_unknown`](Error::outcome_unknown)). Display then says the message was not sent.
+    pub fn not_sent(mut self) -> Self {
+        self.inner.outcome_unknown = false;
+        self.inner.send = SendState::NotSent;
+        self
+    }
+
+    /// Marks a send's error at or after its point of no return, where the service cannot be
+    /// asked what happened: the message may have been sent (sets
+    /// [`outcome_unknown`](Error::outcome_unknown)). Display says so and that it must be
+    /// checked before sending again.
+    pub fn maybe_sent(mut self) -> Self {
+        self.inner.outcome_unknown = true;
+        self.inner.send = SendState::MaybeSent;
+        self
+    }
+
+    /// Whether this is a send's error known to have sent nothing (see [`Error::not_sent`]).
+    pub fn is_not_sent(&self) -> bool {
+        self.inner.send == SendState::NotSent
+    }
+
     /// Attaches the underlying cause. Its Display must not contain secrets: wrap HTTP client
     /// errors only after stripping their URL.
     pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
@@ -273,6 +311,7 @@ impl Error {
                 service_message: i.service_message.clone(),
                 retry_after: i.retry_after,
                 outcome_unknown: i.outcome_unknown,
+                send: i.send,
                 source: None,
             }),
         }
@@ -439,8 +478,16 @@ impl fmt::Display for Error {
                 delay.as_secs_f64().ceil() as u64
             ));
         }
-        if i.outcome_unknown {
-            details.push("the service may have processed the request".to_owned());
+        match (i.send, i.outcome_unknown) {
+            (SendState::NotSent, _) => details.push("the message was not sent".to_owned()),
+            (SendState::MaybeSent, _) => details.push(
+                "the message may have been sent: check with the recipients or the service before sending it again"
+                    .to_owned(),
+            ),
+            (SendState::Unsaid, true) => {
+                details.push("the service may have processed the request".to_owned())
+            }
+            (SendState::Unsaid, false) => {}
         }
         if !details.is_empty() {
             write!(f, " ({})", details.join(", "))?;
@@ -546,6 +593,31 @@ mod tests {
         assert_eq!(reworded.message(), "second");
         assert!(reworded.outcome_unknown() && reworded.status() == Some(503));
         assert!(std::error::Error::source(&reworded).is_some());
+    }
+
+    #[test]
+    fn a_send_error_says_whether_the_message_went() {
+        let transport = || {
+            Error::new(ErrorKind::Unavailable, "connection reset")
+                .with_provider("tuyu")
+                .with_operation("send")
+                .with_outcome_unknown()
+        };
+        let before = transport().not_sent();
+        assert!(!before.outcome_unknown() && before.is_not_sent());
+        assert_eq!(
+            before.to_string(),
+            "tuyu send: service unavailable: connection reset (the message was not sent)"
+        );
+        let after = Error::new(ErrorKind::Protocol, "the answer was cut").maybe_sent();
+        assert!(after.outcome_unknown() && !after.is_not_sent());
+        assert!(after.to_string().contains("the message may have been sent"));
+        assert!(after.copy_without_source().outcome_unknown());
+        assert!(
+            transport()
+                .to_string()
+                .contains("may have processed the request")
+        );
     }
 
     #[test]

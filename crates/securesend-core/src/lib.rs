@@ -37,6 +37,7 @@
 
 mod address;
 mod browse;
+mod cancel;
 mod capabilities;
 pub mod checksum;
 pub mod chunk;
@@ -58,6 +59,7 @@ mod secret;
 
 pub use address::Address;
 pub use browse::{Browser, Entry, EntryKind, ListRequest, Page};
+pub use cancel::Cancel;
 pub use capabilities::Capabilities;
 pub use checksum::Checksums;
 pub use download::{ByteStream, Download, SavedFile};

@@ -5,6 +5,7 @@ use std::convert::Infallible;
 use time::{Date, OffsetDateTime};
 
 use crate::address::Address;
+use crate::cancel::Cancel;
 use crate::error::{Error, Result};
 use crate::file::{Attachment, CheckedFile};
 use crate::progress::Progress;
@@ -166,6 +167,7 @@ pub struct SecureMessage {
     attachments: Vec<CheckedFile>,
     options: SendOptions,
     progress: Option<Progress>,
+    cancel: Cancel,
 }
 
 impl SecureMessage {
@@ -222,6 +224,11 @@ impl SecureMessage {
     pub fn progress(&self) -> Option<&Progress> {
         self.progress.as_ref()
     }
+    /// The signal that asks this send to stop and clean up (never fires unless the caller
+    /// gave one with [`MessageBuilder::cancel_on`]).
+    pub fn cancel(&self) -> &Cancel {
+        &self.cancel
+    }
 }
 
 /// Builds a [`SecureMessage`]; the first bad value is reported by [`MessageBuilder::build`].
@@ -239,6 +246,7 @@ pub struct MessageBuilder {
     attachments: Vec<Attachment>,
     options: SendOptions,
     progress: Option<Progress>,
+    cancel: Cancel,
 }
 
 impl MessageBuilder {
@@ -367,6 +375,14 @@ impl MessageBuilder {
         self
     }
 
+    /// Lets `cancel` interrupt the send: the provider stops at its next safe point, removes
+    /// what it created and fails with kind `Cancelled`; past the point of no return it waits
+    /// for the service's answer instead.
+    pub fn cancel_on(mut self, cancel: Cancel) -> Self {
+        self.cancel = cancel;
+        self
+    }
+
     /// Checks everything (addresses, header values, attachment files, option values) and
     /// returns the message, or the first problem as an invalid-input error.
     pub fn build(self) -> Result<SecureMessage> {
@@ -421,6 +437,7 @@ impl MessageBuilder {
             attachments,
             options: self.options,
             progress: self.progress,
+            cancel: self.cancel,
         })
     }
 }

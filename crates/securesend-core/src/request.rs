@@ -1,5 +1,6 @@
 //! Upload and download requests.
 
+use crate::cancel::Cancel;
 use crate::error::{Error, Result};
 use crate::file::{Attachment, CheckedFile};
 use crate::names::validate_file_name;
@@ -26,6 +27,7 @@ pub struct UploadRequest {
     overwrite: bool,
     resume: bool,
     progress: Option<Progress>,
+    cancel: Cancel,
 }
 
 impl UploadRequest {
@@ -38,6 +40,7 @@ impl UploadRequest {
             overwrite: false,
             resume: false,
             progress: None,
+            cancel: Cancel::new(),
         }
     }
 
@@ -67,6 +70,10 @@ impl UploadRequest {
     pub fn progress(&self) -> Option<&Progress> {
         self.progress.as_ref()
     }
+    /// The signal that asks this upload to stop (never fires unless the caller gave one).
+    pub fn cancel(&self) -> &Cancel {
+        &self.cancel
+    }
 }
 
 /// Builds an [`UploadRequest`].
@@ -78,6 +85,7 @@ pub struct UploadBuilder {
     overwrite: bool,
     resume: bool,
     progress: Option<Progress>,
+    cancel: Cancel,
 }
 
 impl UploadBuilder {
@@ -106,6 +114,12 @@ impl UploadBuilder {
         self.progress = Some(progress);
         self
     }
+    /// Lets `cancel` interrupt the upload; a resumable upload keeps its session for
+    /// [`resume`](Self::resume).
+    pub fn cancel_on(mut self, cancel: Cancel) -> Self {
+        self.cancel = cancel;
+        self
+    }
     /// Checks the file and folder and returns the request.
     pub fn build(self) -> Result<UploadRequest> {
         let folder = match self.folder {
@@ -119,6 +133,7 @@ impl UploadBuilder {
             overwrite: self.overwrite,
             resume: self.resume,
             progress: self.progress,
+            cancel: self.cancel,
         })
     }
 }
