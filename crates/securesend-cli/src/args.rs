@@ -11,6 +11,8 @@ Exit codes:
   3  authentication failed or access denied
   4  the service failed or refused the request
   5  local I/O error
+  6  done (sent, uploaded, saved), but the result could not be written: do not repeat it
+  130  interrupted (Ctrl-C, SIGTERM); the error line says what was and was not done
 
 With no configuration file, the `local` provider stores everything in ./securesend-data.";
 
@@ -144,6 +146,9 @@ pub struct UploadArgs {
     /// Continue an interrupted upload of the same files where it stopped.
     #[arg(long)]
     pub resume: bool,
+    /// Go on with the next file after one fails (the exit code is still the failure's).
+    #[arg(long)]
+    pub keep_going: bool,
 }
 
 #[derive(Debug, Args)]
@@ -151,12 +156,16 @@ pub struct DownloadArgs {
     /// Ids of the files to download.
     #[arg(value_name = "IDS", required = true)]
     pub ids: Vec<String>,
-    /// Directory to save into.
-    #[arg(short, long, value_name = "DIR", default_value = ".")]
+    /// Where to save: a directory (the files keep their names), a file path (one id only), or
+    /// `-` for standard output (one id only).
+    #[arg(short, long, value_name = "DIR|FILE|-", default_value = ".")]
     pub output: PathBuf,
     /// Replace files that exist already.
     #[arg(long)]
     pub overwrite: bool,
+    /// Go on with the next file after one fails (the exit code is still the failure's).
+    #[arg(long)]
+    pub keep_going: bool,
 }
 
 #[derive(Debug, Args)]

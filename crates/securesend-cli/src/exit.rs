@@ -2,6 +2,9 @@
 
 use securesend::{Error, ErrorKind};
 
+use crate::commands::Failure;
+use crate::output;
+
 /// Success.
 pub const OK: u8 = 0;
 /// Bad input or configuration; nothing was sent.
@@ -12,6 +15,9 @@ pub const AUTH: u8 = 3;
 pub const SERVICE: u8 = 4;
 /// Local I/O error.
 pub const IO: u8 = 5;
+/// The work was done (sent, uploaded, saved, created), but its result could not be written to
+/// standard output: a script must not do it again.
+pub const DONE_UNREPORTED: u8 = 6;
 /// Interrupted (Ctrl-C, SIGTERM): 128 + SIGINT, as shells report it.
 pub const CANCELLED: u8 = 130;
 
@@ -26,10 +32,24 @@ pub fn code(e: &Error) -> u8 {
     }
 }
 
-/// Prints an error: one line on stderr, and with `--json` an error document on stdout.
-pub fn report(e: &Error, json: bool, completed: Option<serde_json::Value>) -> u8 {
-    let code = code(e);
-    eprintln!("error: {e}");
+/// Prints a failure: one line on stderr (the error, then what was done before it), and with
+/// `--json` an error document on stdout.
+pub fn report(failure: Failure, json: bool) -> u8 {
+    let Failure {
+        error: e,
+        completed,
+        note,
+        text,
+    } = failure;
+    let code = code(&e);
+    if let (false, Some(text)) = (json, &text) {
+        // The error line below says what failed whatever happens to this report.
+        let _ = output::stdout(text);
+    }
+    match &note {
+        Some(note) => output::stderr_line(&format!("error: {e}; {note}")),
+        None => output::stderr_line(&format!("error: {e}")),
+    }
     if json {
         let doc = serde_json::json!({
             "error": {
@@ -38,11 +58,13 @@ pub fn report(e: &Error, json: bool, completed: Option<serde_json::Value>) -> u8
                 "provider": e.provider(),
                 "status": e.status(),
                 "service_code": e.service_code(),
+                "outcome_unknown": e.outcome_unknown(),
                 "exit_code": code,
             },
             "completed": completed,
         });
-        println!("{doc}");
+        // The error line is on stderr already; a stdout that fails changes nothing more.
+        let _ = output::stdout(&format!("{doc}\n"));
     }
     code
 }

@@ -492,8 +492,18 @@ fn bad_input_exits_2_with_one_line_and_no_request() {
         ),
         eg(
             "download into a missing directory",
-            &["download", "x", "-o", "no-such-dir"],
-            &["no-such-dir"],
+            &["download", "x", "-o", "no-such-dir/x.bin"],
+            &["directory no-such-dir does not exist"],
+        ),
+        eg(
+            "download of several ids into a missing directory",
+            &["download", "x", "y", "-o", "no-such-dir"],
+            &["with several ids give a directory"],
+        ),
+        eg(
+            "download of several ids to standard output",
+            &["download", "x", "y", "-o", "-"],
+            &["give one id"],
         ),
         // configuration
         case(

@@ -209,7 +209,7 @@ fn bad_input_exits_2_and_writes_nothing() {
         ),
         (
             "download into missing dir",
-            vec!["download", "x", "-o", "no-such-dir"],
+            vec!["download", "x", "-o", "no-such-dir/"],
             "no-such-dir",
         ),
         (

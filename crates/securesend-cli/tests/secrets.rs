@@ -9,18 +9,17 @@
 
 mod common;
 
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use base64::Engine as _;
-use common::Sandbox as Scratch;
+use common::{Running, Sandbox as Scratch};
 use securesend_sandbox::egroupware::Egroupware;
 use securesend_sandbox::kiteworks::{KiteworksOptions, KiteworksService, TEST_JWT_PRIVATE_KEY_PEM};
 use securesend_sandbox::privasfer::Privasfer;
 use securesend_sandbox::tokens::{Lifetime, TokenRequest};
 use securesend_sandbox::tuyu::{ACT_AS_PASSWORD, ACT_AS_USER, Tuyu, TuyuOptions};
-use securesend_sandbox::{RateLimitSetting, Sandbox, SandboxOptions, SeedKind, Service};
+use securesend_sandbox::{Sandbox, SeedKind};
 
 /// Distinctive values that cannot turn up in trace output by chance.
 const KW_CLIENT_SECRET: &str = "kwClientSecretCanary7Q4Z";
@@ -28,63 +27,6 @@ const KW_PASSWORD: &str = "kwPasswordCanary9X2V";
 const KW_SIGNATURE_KEY: &str = "kwSignatureKeyCanary3M8P";
 const TUYU_API_SECRET: &str = "tuyuApiSecretCanary5K1W";
 const LOCAL_FILE_PASSWORD: &str = "localFilePasswordCanary2R6T";
-
-/// A running sandbox with the runtime that serves it; the CLI runs as a child process meanwhile.
-struct Running {
-    sandbox: Option<Sandbox>,
-    rt: tokio::runtime::Runtime,
-}
-
-impl Running {
-    fn start(service: &dyn Service) -> Running {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let options = SandboxOptions::default()
-            .rate_limit(RateLimitSetting::Off)
-            .chunk_max(64 << 10);
-        let sandbox = rt
-            .block_on(Sandbox::start(service, options))
-            .expect("sandbox starts");
-        Running {
-            sandbox: Some(sandbox),
-            rt,
-        }
-    }
-
-    fn sandbox(&self) -> &Sandbox {
-        self.sandbox.as_ref().unwrap()
-    }
-
-    /// What the sandbox handed out or was shown: issued tokens and every `Authorization`
-    /// value (bearer tokens, Basic credentials) it received.
-    fn issued_secrets(&self) -> Vec<(String, String)> {
-        let mut out = Vec::new();
-        for t in self.sandbox().tokens().issued() {
-            out.push(("sandbox-issued token".to_owned(), t));
-        }
-        let mut seen = BTreeSet::new();
-        for e in self.sandbox().journal().snapshot() {
-            if let Some(auth) = e.header("authorization") {
-                if seen.insert(auth.to_owned()) {
-                    let value = auth.split_once(' ').map_or(auth, |(_, v)| v);
-                    out.push(("Authorization header value".to_owned(), value.to_owned()));
-                }
-            }
-        }
-        out
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Some(s) = self.sandbox.take() {
-            self.rt.block_on(s.shutdown());
-        }
-    }
-}
 
 /// The canaries plus the encoded forms a careless log line would show.
 struct Canaries(Vec<(String, String)>);

@@ -57,6 +57,15 @@ pub struct SavedFile {
     pub checksums: Checksums,
 }
 
+/// A file written to a stream by [`Download::write_to`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct StreamedFile {
+    /// How many bytes were written.
+    pub size: u64,
+    /// Checksums of what was written, as for [`SavedFile`].
+    pub checksums: Checksums,
+}
+
 impl Download {
     /// A download of `file` whose bytes come from `stream`. The file's size and checksums, when
     /// set, are what the bytes are verified against.
@@ -236,6 +245,34 @@ impl Download {
             size,
             checksums,
         })
+    }
+
+    /// Streams the bytes into `out` (standard output, a pipe), verifying them as they pass;
+    /// nothing is buffered beyond one received piece. Unlike [`Download::save_to`], bytes are
+    /// written before they are verified: a failed check is reported after `out` has them, so
+    /// the error says to discard what was written.
+    pub async fn write_to<W>(self, out: &mut W) -> Result<StreamedFile>
+    where
+        W: tokio::io::AsyncWrite + Unpin + ?Sized,
+    {
+        use tokio::io::AsyncWriteExt;
+        let (mut stream, mut verifier) = self.into_parts();
+        let name = verifier.file.name.clone();
+        let written = |e: std::io::Error| Error::io(format!("writing {name}"), e);
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk?;
+            verifier.feed(&chunk)?;
+            out.write_all(&chunk).await.map_err(written)?;
+        }
+        out.flush().await.map_err(written)?;
+        let (size, checksums) = verifier.finish().map_err(|e| {
+            let text = format!(
+                "{}; the bytes already written are not the file: discard them",
+                e.message()
+            );
+            e.with_message(text)
+        })?;
+        Ok(StreamedFile { size, checksums })
     }
 
     /// Reads the whole file into memory, verified, refusing more than `limit` bytes.
@@ -553,6 +590,28 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"theirs");
+    }
+
+    #[tokio::test]
+    async fn write_to_streams_verified_bytes_and_flags_a_mismatch() {
+        let data = b"streamed to a pipe";
+        let file = RemoteFile::new("p", "1", "s.txt")
+            .with_size(data.len() as u64)
+            .with_checksums(Checksums::sha256(sha256_hex(data)));
+        let mut out = Vec::new();
+        let done = download(data, file.clone())
+            .write_to(&mut out)
+            .await
+            .unwrap();
+        assert_eq!(out, data);
+        assert_eq!(done.size, data.len() as u64);
+        assert_eq!(done.checksums.sha256.as_deref(), Some(&*sha256_hex(data)));
+
+        let lying = file.with_checksums(Checksums::sha256(sha256_hex(b"other")));
+        let mut out = Vec::new();
+        let e = download(data, lying).write_to(&mut out).await.unwrap_err();
+        assert!(e.is_integrity());
+        assert!(e.message().contains("discard them"), "{e}");
     }
 
     #[tokio::test]

@@ -62,7 +62,7 @@ pub use browse::{Browser, Entry, EntryKind, ListRequest, Page};
 pub use cancel::Cancel;
 pub use capabilities::Capabilities;
 pub use checksum::Checksums;
-pub use download::{ByteStream, Download, SavedFile};
+pub use download::{ByteStream, Download, SavedFile, StreamedFile};
 pub use error::{Error, ErrorKind, Result, clean_service_text};
 pub use file::{Attachment, BoxReader, CheckedFile, FileSource};
 pub use inbox::{InboxQuery, ReceivedMessage};

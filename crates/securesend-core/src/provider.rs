@@ -16,6 +16,40 @@ use crate::roles::{
     Composer, Diagnostics, Downloader, Inbox, Login, LoginPrompt, SecureMailer, Uploader,
 };
 
+/// What a message asked for that every receipt reports: the recipients by role and the
+/// expiry. Adapters fill what the service says; the rest comes from here.
+struct Asked {
+    to: Vec<String>,
+    cc: Vec<String>,
+    bcc: Vec<String>,
+    expires: Option<time::Date>,
+}
+
+impl Asked {
+    fn of(message: &SecureMessage) -> Asked {
+        let emails = |list: &[crate::Address]| list.iter().map(|a| a.email().to_owned()).collect();
+        Asked {
+            to: emails(message.to()),
+            cc: emails(message.cc()),
+            bcc: emails(message.bcc()),
+            expires: message
+                .options()
+                .expires
+                .map(|e| e.date_from(time::OffsetDateTime::now_utc().date())),
+        }
+    }
+
+    fn fill(self, mut receipt: SendReceipt) -> SendReceipt {
+        if receipt.to.is_empty() && receipt.cc.is_empty() && receipt.bcc.is_empty() {
+            receipt = receipt.with_roles(self.to, self.cc, self.bcc);
+        }
+        if receipt.expires.is_none() {
+            receipt.expires = self.expires;
+        }
+        receipt
+    }
+}
+
 /// A provider ready to use. Cloning is cheap (the roles are shared).
 ///
 /// Every call is checked against [`Provider::capabilities`] before the role runs, so a request
@@ -146,9 +180,11 @@ impl Provider {
     pub async fn send(&self, message: SecureMessage) -> Result<SendReceipt> {
         self.capabilities.check_message(&self.name, &message)?;
         let mailer = self.mailer()?;
+        let asked = Asked::of(&message);
         mailer
             .send(message)
             .await
+            .map(|r| asked.fill(r))
             .map_err(|e| self.context(e, "send"))
     }
 
@@ -181,9 +217,11 @@ impl Provider {
             .composer
             .as_ref()
             .ok_or_else(|| self.lacks("compose", "compose"))?;
+        let asked = Asked::of(&message);
         composer
             .compose(message)
             .await
+            .map(|r| asked.fill(r))
             .map_err(|e| self.context(e, "compose"))
     }
 

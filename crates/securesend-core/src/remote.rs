@@ -1,7 +1,7 @@
 //! What providers return: files on the service and receipts of sent messages.
 
 use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
+use time::{Date, OffsetDateTime};
 
 use crate::checksum::Checksums;
 
@@ -126,6 +126,23 @@ pub struct SendReceipt {
     pub status: SendStatus,
     /// Every recipient address the service accepted.
     pub recipients: Vec<String>,
+    /// The `To` recipients as sent.
+    #[serde(default)]
+    pub to: Vec<String>,
+    /// The `Cc` recipients as sent.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cc: Vec<String>,
+    /// The `Bcc` recipients as sent (shown to the sender only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bcc: Vec<String>,
+    /// The last day (UTC) the files stay available: the service's own date when it gives one,
+    /// else the expiry the message asked for.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        default,
+        with = "iso_date::option"
+    )]
+    pub expires: Option<Date>,
     /// The attachments as stored by the service, with our SHA-256.
     pub attachments: Vec<RemoteFile>,
     /// Warnings the service gave (the send still succeeded).
@@ -151,6 +168,10 @@ impl SendReceipt {
             message_id: message_id.into(),
             status,
             recipients: Vec::new(),
+            to: Vec::new(),
+            cc: Vec::new(),
+            bcc: Vec::new(),
+            expires: None,
             attachments: Vec::new(),
             warnings: Vec::new(),
             links: Vec::new(),
@@ -161,6 +182,18 @@ impl SendReceipt {
     /// Sets the recipients.
     pub fn with_recipients(mut self, recipients: Vec<String>) -> Self {
         self.recipients = recipients;
+        self
+    }
+    /// Sets the recipients by role.
+    pub fn with_roles(mut self, to: Vec<String>, cc: Vec<String>, bcc: Vec<String>) -> Self {
+        self.to = to;
+        self.cc = cc;
+        self.bcc = bcc;
+        self
+    }
+    /// Sets the last day the files stay available.
+    pub fn with_expires(mut self, last_day: Date) -> Self {
+        self.expires = Some(last_day);
         self
     }
     /// Sets the attachments.
@@ -184,3 +217,5 @@ impl SendReceipt {
         self
     }
 }
+
+time::serde::format_description!(iso_date, Date, "[year]-[month]-[day]");

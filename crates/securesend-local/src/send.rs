@@ -24,15 +24,46 @@ impl LocalProvider {
             .await
             .map_err(|e| Error::io(format!("creating {}", staging.display()), e))?;
         let mut created = Created::default();
-        match self.write_message(&msg, &id, &staging, &mut created).await {
-            Ok(receipt) => Ok(receipt),
-            Err(e) => {
-                // Nothing of a failed send may stay visible: not the message, not its files.
-                let _ = tokio::fs::remove_dir_all(&staging).await;
-                created.undo();
-                Err(e)
-            }
+        // The rename into the outbox is the point of no return; an interruption before it
+        // drops the staged work, and the cleanup below removes it.
+        let staged = msg
+            .cancel()
+            .guard(
+                "the send",
+                self.write_message(&msg, &id, &staging, &mut created),
+            )
+            .await;
+        let result = match staged {
+            Ok(receipt) => self.deliver(&staging, &id).await.map(|()| receipt),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = result {
+            // Nothing of a failed send may stay visible: not the message, not its files.
+            let _ = tokio::fs::remove_dir_all(&staging).await;
+            created.undo();
+            let e = if e.is_cancelled() {
+                e.with_message(
+                    "the send was interrupted before the message was stored; nothing was kept",
+                )
+            } else {
+                e
+            };
+            return Err(e.not_sent());
         }
+        result
+    }
+
+    /// Moves the staged message into the outbox, where readers see it whole.
+    async fn deliver(&self, staging: &Path, id: &str) -> Result<()> {
+        let final_dir = self.root.join("outbox").join(id);
+        tokio::fs::rename(staging, &final_dir).await.map_err(|e| {
+            Error::io(
+                format!("moving the message into {}", final_dir.display()),
+                e,
+            )
+        })?;
+        sync_dir(final_dir.parent().unwrap_or(&final_dir));
+        Ok(())
     }
 
     async fn write_message(
@@ -93,13 +124,6 @@ impl LocalProvider {
             .with_attachments(attachments)
             .with_location(final_dir.join("message.eml").display().to_string());
         write_receipt(staging, &receipt).await?;
-        tokio::fs::rename(staging, &final_dir).await.map_err(|e| {
-            Error::io(
-                format!("moving the message into {}", final_dir.display()),
-                e,
-            )
-        })?;
-        sync_dir(final_dir.parent().unwrap_or(&final_dir));
         Ok(receipt)
     }
 

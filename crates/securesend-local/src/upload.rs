@@ -25,12 +25,28 @@ impl LocalProvider {
         let name = file.name();
         let mut blob = self.store.new_blob().await?;
         let mut progress = FileProgress::start(req.progress(), 0, name, Some(file.size));
-        let mut blocks = Blocks::new(file.open().await?, name);
-        while let Some(block) = blocks.next().await? {
-            blob.write(block).await?;
-            progress.advance(block.len() as u64);
-        }
-        let staged = blob.finish().await?;
+        // Until the commit below nothing is visible; an interruption drops the staged blob
+        // (a temporary file, removed with it).
+        let staged = req
+            .cancel()
+            .guard("the upload", async {
+                let mut blocks = Blocks::new(file.open().await?, name);
+                while let Some(block) = blocks.next().await? {
+                    blob.write(block).await?;
+                    progress.advance(block.len() as u64);
+                }
+                blob.finish().await
+            })
+            .await
+            .map_err(|e| {
+                if e.is_cancelled() {
+                    e.with_message(format!(
+                        "the upload of {name} was interrupted before it was stored; nothing was kept"
+                    ))
+                } else {
+                    e
+                }
+            })?;
         let entry = self.store.commit(
             staged,
             folder,

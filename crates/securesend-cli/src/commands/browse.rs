@@ -50,7 +50,8 @@ pub async fn ls(provider: &Provider, args: LsArgs) -> Result<Outcome, Failure> {
 pub async fn mkdir(provider: &Provider, args: MkdirArgs) -> Result<Outcome, Failure> {
     let entry = provider.create_folder(&args.path, args.parents).await?;
     let text = format!("folder {} (id {})\n", args.path, entry.id);
-    Ok(Outcome::ok(
+    Ok(Outcome::done(
+        format!("folder {} was created", args.path),
         json!({ "provider": provider.name(), "folder": entry }),
         text,
     ))

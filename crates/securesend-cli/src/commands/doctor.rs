@@ -29,9 +29,11 @@ impl Steps {
         );
         self.done.push(json!({ "step": step, "ok": false, "detail": e.to_string(), "kind": e.kind().as_str() }));
         Outcome {
-            json: json!({ "ok": false, "failed_step": step, "steps": self.done }),
-            text: self.text,
             code: exit::code(e),
+            ..Outcome::ok(
+                json!({ "ok": false, "failed_step": step, "steps": self.done }),
+                self.text,
+            )
         }
     }
 }

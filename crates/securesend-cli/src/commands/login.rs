@@ -16,7 +16,9 @@ struct TerminalPrompt {
 
 impl LoginPrompt for TerminalPrompt {
     fn open_url(&self, url: &str) {
-        eprintln!("Open this address in a browser to sign in:\n\n  {url}\n");
+        crate::output::stderr_line(&format!(
+            "Open this address in a browser to sign in:\n\n  {url}\n"
+        ));
         if self.open_browser {
             let opener = if cfg!(target_os = "macos") {
                 "open"
@@ -31,7 +33,7 @@ impl LoginPrompt for TerminalPrompt {
                 .stderr(Stdio::null())
                 .spawn();
         }
-        eprintln!("Waiting for the service to send you back here…");
+        crate::output::stderr_line("Waiting for the service to send you back here…");
     }
 }
 
@@ -41,7 +43,8 @@ pub async fn run(provider: &Provider, args: LoginArgs) -> Result<Outcome, Failur
     };
     let who = provider.login(&prompt).await?;
     let text = format!("{}: {who}\n", provider.name());
-    Ok(Outcome::ok(
+    Ok(Outcome::done(
+        "signed in and kept the credentials",
         json!({ "provider": provider.name(), "login": who }),
         text,
     ))

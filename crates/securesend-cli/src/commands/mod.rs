@@ -1,5 +1,6 @@
 //! One module per subcommand. Each returns a JSON document and the text a person reads.
 
+pub mod batch;
 pub mod browse;
 pub mod doctor;
 pub mod download;
@@ -20,14 +21,27 @@ pub struct Outcome {
     pub text: String,
     /// The exit code (0 unless a command reports failure without an error, like doctor).
     pub code: u8,
+    /// What the command changed ("the message was sent"), for commands that change something:
+    /// when the result cannot be printed, the error says this was done nonetheless.
+    pub done: Option<String>,
 }
 
 impl Outcome {
+    /// The result of a command that only reads.
     pub fn ok(json: Value, text: String) -> Self {
         Outcome {
             json,
             text,
             code: crate::exit::OK,
+            done: None,
+        }
+    }
+
+    /// The result of a command that changed something, described by `done`.
+    pub fn done(done: impl Into<String>, json: Value, text: String) -> Self {
+        Outcome {
+            done: Some(done.into()),
+            ..Outcome::ok(json, text)
         }
     }
 }
@@ -35,7 +49,12 @@ impl Outcome {
 /// A failed command, with what it finished before failing.
 pub struct Failure {
     pub error: Error,
+    /// The `completed` part of the `--json` error document.
     pub completed: Option<Value>,
+    /// Appended to the error line: what was and was not done before the error.
+    pub note: Option<String>,
+    /// Printed on stdout before the error line, without `--json`: the report of every file.
+    pub text: Option<String>,
 }
 
 impl From<Error> for Failure {
@@ -43,6 +62,8 @@ impl From<Error> for Failure {
         Failure {
             error,
             completed: None,
+            note: None,
+            text: None,
         }
     }
 }

@@ -4,7 +4,9 @@ use std::fmt::Write as _;
 use std::io::Read;
 use std::path::Path;
 
-use securesend::{Attachment, Delivery, Error, Expiry, Priority, Provider, SecureMessage};
+use securesend::{
+    Attachment, Cancel, Delivery, Error, Expiry, Priority, Provider, SecureMessage, SendReceipt,
+};
 use serde_json::json;
 
 use super::{Failure, Outcome, human_size};
@@ -28,8 +30,10 @@ fn read_text(path: &Path, what: &str) -> Result<String, Error> {
 }
 
 /// Builds the message from the arguments; every problem is reported before anything is sent.
-fn message(args: SendArgs, bars: Option<&Bars>) -> Result<SecureMessage, Error> {
-    let mut b = SecureMessage::builder().subject(args.subject);
+fn message(args: SendArgs, bars: Option<&Bars>, cancel: &Cancel) -> Result<SecureMessage, Error> {
+    let mut b = SecureMessage::builder()
+        .subject(args.subject)
+        .cancel_on(cancel.clone());
     for a in &args.to {
         b = b.to(a.as_str());
     }
@@ -88,26 +92,46 @@ pub async fn run(
     provider: &Provider,
     args: SendArgs,
     bars: Option<&Bars>,
+    cancel: &Cancel,
 ) -> Result<Outcome, Failure> {
     let interactive = args.interactive;
-    let msg = message(args, bars)?;
+    let msg = message(args, bars, cancel)?;
     let receipt = if interactive {
         provider.compose(msg).await?
     } else {
         provider.send(msg).await?
     };
-    let verb = if interactive {
-        "opened in the compose window:"
+    let (verb, done) = if interactive {
+        (
+            "opened in the compose window:",
+            "the message was opened in the compose window",
+        )
     } else {
-        "sent"
+        ("sent", "the message was sent")
     };
+    let text = receipt_text(verb, &receipt);
+    let json = json!({ "receipt": receipt });
+    Ok(Outcome::done(done, json, text))
+}
+
+/// The receipt as a person reads it: recipients by role, expiry, files, links.
+fn receipt_text(verb: &str, receipt: &SendReceipt) -> String {
     let mut text = format!(
-        "{verb} message {} via {} ({:?})\n  to: {}\n",
-        receipt.message_id,
-        receipt.provider,
-        receipt.status,
-        receipt.recipients.join(", ")
+        "{verb} message {} via {} ({:?})\n",
+        receipt.message_id, receipt.provider, receipt.status,
     );
+    for (role, list) in [
+        ("to", &receipt.to),
+        ("cc", &receipt.cc),
+        ("bcc", &receipt.bcc),
+    ] {
+        if !list.is_empty() {
+            let _ = writeln!(text, "  {role}: {}", list.join(", "));
+        }
+    }
+    if let Some(day) = receipt.expires {
+        let _ = writeln!(text, "  expires: end of {day} (UTC)");
+    }
     for a in &receipt.attachments {
         let _ = writeln!(
             text,
@@ -119,7 +143,18 @@ pub async fn run(
         );
     }
     for l in &receipt.links {
-        let _ = writeln!(text, "  link: {}", l.url);
+        let mut about = Vec::new();
+        if let Some(file) = &l.file {
+            about.push(file.clone());
+        }
+        if let Some(at) = l.expires {
+            about.push(format!("expires {}", at.date()));
+        }
+        if about.is_empty() {
+            let _ = writeln!(text, "  link: {}", l.url);
+        } else {
+            let _ = writeln!(text, "  link: {} ({})", l.url, about.join(", "));
+        }
     }
     for w in &receipt.warnings {
         let _ = writeln!(text, "  warning: {w}");
@@ -127,6 +162,5 @@ pub async fn run(
     if let Some(loc) = &receipt.location {
         let _ = writeln!(text, "  message at: {loc}");
     }
-    let json = json!({ "receipt": receipt });
-    Ok(Outcome::ok(json, text))
+    text
 }

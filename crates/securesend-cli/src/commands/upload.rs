@@ -1,10 +1,9 @@
 //! `securesend upload`.
 
-use std::fmt::Write as _;
-
-use securesend::{Attachment, Provider, UploadRequest};
+use securesend::{Attachment, Cancel, Provider, UploadRequest};
 use serde_json::json;
 
+use super::batch::Batch;
 use super::{Failure, Outcome, human_size};
 use crate::args::UploadArgs;
 use crate::progress::Bars;
@@ -13,14 +12,17 @@ pub async fn run(
     provider: &Provider,
     args: UploadArgs,
     bars: Option<&Bars>,
+    cancel: &Cancel,
 ) -> Result<Outcome, Failure> {
     // Every file is checked before the first one is uploaded.
     let mut requests = Vec::new();
     for (i, path) in args.files.into_iter().enumerate() {
+        let shown = path.display().to_string();
         let mut b = UploadRequest::builder(Attachment::from_path(path))
             .create_parents(args.parents)
             .overwrite(args.overwrite)
-            .resume(args.resume);
+            .resume(args.resume)
+            .cancel_on(cancel.clone());
         if let Some(folder) = &args.to_folder {
             b = b.folder(folder.clone());
         }
@@ -31,33 +33,39 @@ pub async fn run(
         provider
             .capabilities()
             .check_upload(provider.name(), &req)?;
-        requests.push(req);
+        requests.push((shown, req));
     }
-    let mut files = Vec::new();
-    let mut text = String::new();
-    for req in requests {
+    let mut batch = Batch::new("uploaded", args.keep_going);
+    for (shown, req) in requests {
+        if !batch.goes_on(cancel) {
+            batch.skipped(shown);
+            continue;
+        }
         match provider.upload(req).await {
             Ok(file) => {
-                let _ = writeln!(
-                    text,
+                let line = format!(
                     "uploaded {} ({}) as id {} sha256 {}",
                     file.name,
                     human_size(file.size.unwrap_or(0)),
                     file.id,
                     file.checksums.sha256.as_deref().unwrap_or("unknown")
                 );
-                files.push(file);
+                batch.done(json!(file), line);
             }
             Err(error) => {
-                return Err(Failure {
-                    error,
-                    completed: Some(json!({ "provider": provider.name(), "files": files })),
-                });
+                let error = if error.is_not_found()
+                    && !args.parents
+                    && args.to_folder.is_some()
+                    && !error.message().contains("--parents")
+                {
+                    let hint = format!("{}; add --parents to create it", error.message());
+                    error.with_message(hint)
+                } else {
+                    error
+                };
+                batch.failed(shown, error);
             }
         }
     }
-    Ok(Outcome::ok(
-        json!({ "provider": provider.name(), "files": files }),
-        text,
-    ))
+    batch.finish(provider.name())
 }
