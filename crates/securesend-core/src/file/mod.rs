@@ -1,4 +1,6 @@
-//! Files to send or upload: where the bytes come from, their name, type and size.
+//! Files to send or upload: where the bytes come from, their name, type and size; and
+//! [`read_small_file`], the bounded reader of every small local file (configuration, secrets,
+//! message bodies).
 
 use std::fmt;
 use std::io;
@@ -12,6 +14,13 @@ use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
 
 use crate::error::{Error, Result};
 use crate::names::validate_file_name;
+
+mod small;
+
+pub use small::{
+    MAX_BODY_FILE, MAX_CONFIG_FILE, MAX_SECRET_FILE, SmallFile, read_small_file, read_small_from,
+    read_small_text, read_small_text_from,
+};
 
 /// A boxed byte reader.
 pub type BoxReader = Box<dyn AsyncRead + Send + Unpin>;
