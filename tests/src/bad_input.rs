@@ -341,6 +341,24 @@ pub async fn bad_input_matrix(target: &Target) -> usize {
         ),
     ];
 
+    // Pseudo-files report a size they do not hold: procfs 0 bytes, sysfs 4096.
+    for (name, path) in [
+        ("procfs file (reports 0 bytes)", "/proc/self/status"),
+        (
+            "sysfs file (reports 4096 bytes)",
+            "/sys/devices/system/cpu/online",
+        ),
+    ] {
+        if Path::new(path).exists() {
+            cases.push(case(
+                name,
+                path,
+                message_case(t, move || attach(Path::new(path)).build()),
+            ));
+        } else {
+            eprintln!("{path} is not here: the case `{name}` is left out");
+        }
+    }
     if let Some(path) = unreadable {
         cases.push(case(
             "unreadable file (mode 000)",
@@ -405,5 +423,62 @@ pub async fn bad_input_matrix(target: &Target) -> usize {
         assert_eq!(before, after, "{name}: the service recorded something");
     }
     eprintln!("{provider}: {count} bad-input cases refused before any request");
+    count
+}
+
+/// A file whose size changes after it was checked (a reader yielding more or fewer bytes than
+/// it declared, as a file being written or a pseudo-file does): sending and uploading it fail
+/// with one permanent integrity error that says to copy the file to an ordinary one — never a
+/// retryable error, never "the service may have processed the request". Returns how many
+/// cases ran (send and upload, each as far as the provider can).
+pub async fn size_changes(target: &Target) -> usize {
+    let caps = target.provider.capabilities().clone();
+    let provider = target.provider.name().to_owned();
+    let lying = |grew: bool| {
+        let (name, held) = if grew {
+            ("grew.bin", 5_000)
+        } else {
+            ("shrank.bin", 3_000)
+        };
+        Attachment::from_reader(name, std::io::Cursor::new(vec![7u8; held]), 4_000)
+    };
+    let mut count = 0;
+    for grew in [true, false] {
+        let word = if grew { "grew" } else { "shrank" };
+        let mut results: Vec<(&str, Result<()>)> = Vec::new();
+        if caps.upload {
+            let req = UploadRequest::builder(lying(grew)).build();
+            let r = match req {
+                Ok(req) => target.provider.upload(req).await.map(|_| ()),
+                Err(e) => Err(e),
+            };
+            results.push(("upload", r));
+        }
+        if caps.send {
+            let msg = to_one().attach(lying(grew)).build();
+            let r = match msg {
+                Ok(msg) => target.provider.send(msg).await.map(|_| ()),
+                Err(e) => Err(e),
+            };
+            results.push(("send", r));
+        }
+        for (op, r) in results {
+            let err = r.expect_err("a file whose size changed was accepted");
+            let line = err.to_string();
+            assert_eq!(err.kind(), ErrorKind::Integrity, "{provider} {op}: {line}");
+            assert!(
+                !err.is_retryable() && !err.outcome_unknown(),
+                "{provider} {op}: {line}"
+            );
+            assert!(!line.contains('\n'), "{provider} {op}: {line:?}");
+            for needle in [
+                &format!("{word} after it was checked (4000 bytes then"),
+                "copy it to an ordinary file and send that",
+            ] {
+                assert!(line.contains(needle), "{provider} {op}: {line:?}");
+            }
+            count += 1;
+        }
+    }
     count
 }

@@ -30,7 +30,7 @@ mod unsupported;
 use securesend::{Provider, SendReceipt};
 
 pub use bad_config::{GoodProfile, bad_config};
-pub use bad_input::bad_input_matrix;
+pub use bad_input::{bad_input_matrix, size_changes};
 pub use browse::browse;
 pub use files::{TestFiles, sha256_file};
 pub use local::LocalObserver;

@@ -97,6 +97,14 @@ async fn round_trips_at_the_announced_chunk_size() {
     .await;
 }
 
+/// A file whose size changes after it was checked fails the upload and the send with one
+/// permanent integrity error.
+#[tokio::test]
+async fn a_file_whose_size_changes_fails_for_good() {
+    let (_sandbox, t, _state) = target().await;
+    assert_eq!(c::size_changes(&t).await, 4);
+}
+
 #[tokio::test]
 async fn bad_input_touches_nothing() {
     let (sandbox, t, _state) = target().await;

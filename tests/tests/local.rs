@@ -45,6 +45,14 @@ async fn round_trips() {
     c::round_trips(&target(dir.path()), &c::boundary_sizes(BLOCK)).await;
 }
 
+/// A file whose size changes after it was checked fails the upload and the send with one
+/// permanent integrity error.
+#[tokio::test]
+async fn a_file_whose_size_changes_fails_for_good() {
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(c::size_changes(&target(dir.path())).await, 4);
+}
+
 #[tokio::test]
 async fn bad_input_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();

@@ -44,6 +44,14 @@ async fn round_trips() {
     c::round_trips(&t, &c::boundary_sizes(READ_CHUNK)).await;
 }
 
+/// A file whose size changes after it was checked fails the upload and the send with one
+/// permanent integrity error (the streamed body it stopped is not a connection failure).
+#[tokio::test]
+async fn a_file_whose_size_changes_fails_for_good() {
+    let (_sandbox, t) = target().await;
+    assert_eq!(c::size_changes(&t).await, 4);
+}
+
 #[tokio::test]
 async fn bad_input_writes_nothing() {
     let (sandbox, t) = target().await;

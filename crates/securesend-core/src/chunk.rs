@@ -32,7 +32,7 @@ use tokio::task::JoinHandle;
 
 use crate::checksum::{Checksums, DigestSet, Hasher};
 use crate::error::{Error, Result};
-use crate::file::{BoxReader, CheckedFile, open_path};
+use crate::file::{BoxReader, CheckedFile, Found, open_path, read_error, size_changed};
 use crate::hash_threads::HashThreads;
 
 /// How a file of known size is cut into chunks of a fixed size (the last may be shorter).
@@ -173,7 +173,7 @@ impl Chunker {
     /// Chunks `reader` (which must yield exactly `plan.total()` bytes) from the start,
     /// computing the digests in `digests`.
     pub fn start(reader: BoxReader, plan: ChunkPlan, digests: DigestSet) -> Chunker {
-        Self::spawn(Input::Reader(reader), plan, digests, 0)
+        Self::spawn(Input::Reader(reader), plan, digests, 0, UNNAMED.to_owned())
     }
 
     /// Chunks a checked file from chunk `first` on, like [`Chunker::resume`]; `plan` must
@@ -203,7 +203,7 @@ impl Chunker {
             Some(path) => Input::File(Arc::new(open_path(path).await?.into_std().await)),
             None => Input::Reader(file.open().await?),
         };
-        Ok(Self::spawn(input, plan, digests, first))
+        Ok(Self::spawn(input, plan, digests, first, file.label()))
     }
 
     /// Resumes an upload at chunk `first`: the chunks before it are read and hashed (the
@@ -216,14 +216,27 @@ impl Chunker {
         first: u64,
     ) -> Result<Chunker> {
         check_first(plan, first)?;
-        Ok(Self::spawn(Input::Reader(reader), plan, digests, first))
+        Ok(Self::spawn(
+            Input::Reader(reader),
+            plan,
+            digests,
+            first,
+            UNNAMED.to_owned(),
+        ))
     }
 
-    fn spawn(input: Input, plan: ChunkPlan, digests: DigestSet, first: u64) -> Chunker {
+    /// `label` names the input in errors ("file /x").
+    fn spawn(
+        input: Input,
+        plan: ChunkPlan,
+        digests: DigestSet,
+        first: u64,
+        label: String,
+    ) -> Chunker {
         // Capacity 1 plus "reserve before reading" is what bounds memory: the task holds a
         // permit (an empty slot) before it allocates the next chunk.
         let (tx, rx) = mpsc::channel(1);
-        let task = tokio::spawn(produce(input, plan, digests, first, tx));
+        let task = tokio::spawn(produce(input, plan, digests, first, tx, label));
         Chunker {
             rx,
             task,
@@ -342,6 +355,9 @@ impl Input {
     }
 }
 
+/// How errors name an input given as a bare reader.
+const UNNAMED: &str = "the file";
+
 /// Buffer for bytes that are hashed but not yielded (resume). Large enough that a file on
 /// disk is skipped in few blocking reads.
 const SKIP_BUFFER: usize = 1 << 20;
@@ -415,11 +431,12 @@ async fn produce(
     digests: DigestSet,
     first: u64,
     tx: mpsc::Sender<Msg>,
+    label: String,
 ) {
     let mut hasher = Hasher::new(digests);
     let count = plan.count();
     let skip = plan.offset(first);
-    if let Err(e) = skip_and_hash(&mut input, skip, &mut hasher, plan.total).await {
+    if let Err(e) = skip_and_hash(&mut input, skip, &mut hasher, plan.total, &label).await {
         let _ = tx.send(Msg::Failed(e)).await;
         return;
     }
@@ -433,9 +450,11 @@ async fn produce(
             return; // the consumer is gone
         };
         let is_last = index + 1 == count;
-        let read = read_chunk(&mut input, &pool, plan.len(index), bytes, plan).await;
+        let read = read_chunk(&mut input, &pool, plan.len(index), bytes, plan, &label).await;
         let read = match read {
-            Ok(data) if is_last => check_end(&mut input, plan.total).await.map(|()| data),
+            Ok(data) if is_last => check_end(&mut input, plan.total, &label)
+                .await
+                .map(|()| data),
             other => other,
         };
         if let Ok(data) = &read {
@@ -460,7 +479,7 @@ async fn produce(
     // The last chunk went out without waiting for the digests: they finish while it is on
     // the wire (for a one-chunk file, all of the hashing overlaps the request).
     let end = match first == count {
-        true => check_end(&mut input, plan.total).await,
+        true => check_end(&mut input, plan.total, &label).await,
         false => Ok(()),
     };
     let msg = match end {
@@ -478,6 +497,7 @@ async fn read_chunk(
     len: u64,
     before_chunk: u64,
     plan: ChunkPlan,
+    label: &str,
 ) -> Result<Bytes> {
     let mut loan = pool.take();
     let mut buf = std::mem::take(&mut loan.buf);
@@ -485,15 +505,25 @@ async fn read_chunk(
     buf.reserve_exact(len as usize);
     let (buf, read) = input.fill(buf, len).await;
     loan.buf = buf;
-    read.map_err(|e| Error::io("reading the file to upload", e))?;
+    read.map_err(|e| read_error("reading the file to upload", e))?;
     let got = loan.buf.len() as u64;
     if got < len {
-        return Err(short_input(before_chunk + got, plan.total));
+        return Err(size_changed(
+            label,
+            plan.total,
+            Found::End(before_chunk + got),
+        ));
     }
     Ok(Bytes::from_owner(loan))
 }
 
-async fn skip_and_hash(input: &mut Input, len: u64, hasher: &mut Hasher, total: u64) -> Result<()> {
+async fn skip_and_hash(
+    input: &mut Input,
+    len: u64,
+    hasher: &mut Hasher,
+    total: u64,
+    label: &str,
+) -> Result<()> {
     let mut buf = Vec::with_capacity(SKIP_BUFFER.min(len as usize));
     let mut left = len;
     while left > 0 {
@@ -501,9 +531,9 @@ async fn skip_and_hash(input: &mut Input, len: u64, hasher: &mut Hasher, total: 
         let want = left.min(buf.capacity() as u64);
         let (filled, read) = input.fill(buf, want).await;
         buf = filled;
-        read.map_err(|e| Error::io("reading the file to upload", e))?;
+        read.map_err(|e| read_error("reading the file to upload", e))?;
         if buf.is_empty() {
-            return Err(short_input(hasher.bytes(), total));
+            return Err(size_changed(label, total, Found::End(hasher.bytes())));
         }
         hasher.update(&buf);
         left -= buf.len() as u64;
@@ -513,21 +543,13 @@ async fn skip_and_hash(input: &mut Input, len: u64, hasher: &mut Hasher, total: 
 
 /// Confirms the input ends where the plan says. The extra read also lets a size-checking
 /// reader (`FileSource::open`) report a file that grew.
-async fn check_end(input: &mut Input, total: u64) -> Result<()> {
+async fn check_end(input: &mut Input, total: u64, label: &str) -> Result<()> {
     let (probe, read) = input.fill(Vec::with_capacity(1), 1).await;
-    read.map_err(|e| Error::io("reading the file to upload", e))?;
+    read.map_err(|e| read_error("reading the file to upload", e))?;
     if !probe.is_empty() {
-        return Err(Error::integrity(format!(
-            "the file has more than the {total} bytes it had when it was checked; send it again"
-        )));
+        return Err(size_changed(label, total, Found::More));
     }
     Ok(())
-}
-
-fn short_input(read: u64, total: u64) -> Error {
-    Error::integrity(format!(
-        "the file ended after {read} of its {total} bytes; it changed after it was checked, send it again"
-    ))
 }
 
 #[cfg(test)]
@@ -735,7 +757,7 @@ mod tests {
         let mut chunker = Chunker::start(checked, plan, DigestSet::SHA256);
         assert!(!chunker.next_chunk().await.unwrap().unwrap().is_last);
         let e = chunker.next_chunk().await.unwrap_err();
-        assert!(e.to_string().contains("grew"), "{e}");
+        assert!(e.is_integrity() && e.to_string().contains("grew"), "{e}");
     }
 
     /// Every chunk a chunker yields, then its checksums.
@@ -823,10 +845,12 @@ mod tests {
         assert!(chunker.next_chunk().await.unwrap().is_some());
         assert!(chunker.next_chunk().await.unwrap().is_some());
         let e = chunker.next_chunk().await.unwrap_err();
-        assert!(
-            e.is_integrity() && e.to_string().contains("2000 of its 2500"),
-            "{e}"
+        let shown = format!(
+            "file {} shrank after it was checked (2500 bytes then, 2000 read)",
+            path.display()
         );
+        assert!(e.is_integrity() && e.to_string().contains(&shown), "{e}");
+        assert!(!e.is_retryable() && !e.outcome_unknown());
         assert!(chunker.checksums().is_none());
 
         std::fs::write(&path, data(2_501)).unwrap();
@@ -836,10 +860,11 @@ mod tests {
         assert!(!chunker.next_chunk().await.unwrap().unwrap().is_last);
         assert!(!chunker.next_chunk().await.unwrap().unwrap().is_last);
         let e = chunker.next_chunk().await.unwrap_err();
-        assert!(
-            e.is_integrity() && e.to_string().contains("more than"),
-            "{e}"
+        let shown = format!(
+            "file {} grew after it was checked (2500 bytes then, more now)",
+            path.display()
         );
+        assert!(e.is_integrity() && e.to_string().contains(&shown), "{e}");
 
         // Shrunk below a resume point: reported before any chunk.
         std::fs::write(&path, data(1_500)).unwrap();

@@ -11,6 +11,7 @@
 //! | what comes back | [`SendReceipt`], [`RemoteFile`], [`Download`], [`SavedFile`] |
 //! | failures | [`Error`], [`ErrorKind`] |
 //! | configuration | [`config::ConfigFile`], [`config::ProfileConfig`], [`SecretRef`], [`Secret`] |
+//! | small local files | [`file::read_small_file`] and its caps (configuration, secrets, bodies) |
 //! | adapters' plumbing | [`http`], [`chunk`], [`checksum`], [`names`] |
 //!
 //! Applications normally use the `securesend` facade crate, which re-exports this one and
@@ -44,7 +45,7 @@ pub mod chunk;
 pub mod config;
 mod download;
 mod error;
-mod file;
+pub mod file;
 mod hash_threads;
 pub mod http;
 mod inbox;

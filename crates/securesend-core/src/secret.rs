@@ -8,6 +8,7 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 
 use crate::error::{Error, Result};
+use crate::file::{SmallFile, read_small_text};
 
 /// A secret value (password, token, PIN, API secret, key). Debug prints `[redacted]`; the
 /// value is zeroed on drop and reachable only through [`Secret::expose`].
@@ -58,8 +59,9 @@ impl From<&str> for Secret {
 
 /// Where a secret in a configuration file comes from.
 ///
-/// In TOML: `{ env = "VAR" }`, `{ file = "path" }` (relative to the configuration file; one
-/// trailing newline is removed), or a literal string (allowed, but a warning is logged because
+/// In TOML: `{ env = "VAR" }`, `{ file = "path" }` (relative to the configuration file; a
+/// regular file of at most [`MAX_SECRET_FILE`](crate::file::MAX_SECRET_FILE) bytes of UTF-8;
+/// one trailing newline is removed), or a literal string (allowed, but a warning is logged because
 /// the file then holds the secret).
 #[derive(Clone)]
 pub enum SecretRef {
@@ -112,12 +114,8 @@ impl SecretRef {
                 } else {
                     base_dir.join(path)
                 };
-                let text = std::fs::read_to_string(&full).map_err(|e| {
-                    Error::config(format!(
-                        "secret `{field}`: cannot read {}: {e}",
-                        full.display()
-                    ))
-                })?;
+                let text = read_small_text(&full, SmallFile::SECRET)
+                    .map_err(|e| Error::config(format!("secret `{field}`: {}", e.message())))?;
                 let text = text
                     .strip_suffix("\r\n")
                     .or_else(|| text.strip_suffix('\n'))

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use time::OffsetDateTime;
 use tokio::io::AsyncReadExt;
 
+use securesend_core::file::read_error;
 use securesend_core::{
     BoxReader, CheckedFile, Error, FileProgress, Result, SecureMessage, SendReceipt, SendStatus,
 };
@@ -178,7 +179,7 @@ impl<'a> Blocks<'a> {
                 .reader
                 .read(&mut self.buf[filled..])
                 .await
-                .map_err(|e| Error::io(format!("reading {}", self.name), e))?;
+                .map_err(|e| read_error(&format!("reading {}", self.name), e))?;
             if n == 0 {
                 break;
             }

@@ -26,6 +26,7 @@ use std::path::{Path, PathBuf};
 use serde::de::DeserializeOwned;
 
 use crate::error::{Error, Result};
+use crate::file::{SmallFile, read_small_text};
 
 pub use self::url::{check_base_url, is_loopback};
 
@@ -58,15 +59,12 @@ impl fmt::Debug for ConfigFile {
 }
 
 impl ConfigFile {
-    /// Reads and parses a configuration file.
+    /// Reads and parses a configuration file: a regular file of at most
+    /// [`MAX_CONFIG_FILE`](crate::file::MAX_CONFIG_FILE) bytes of UTF-8 (anything else is
+    /// refused before more than that is read, see [`read_small_text`]).
     pub fn load(path: impl AsRef<Path>) -> Result<ConfigFile> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            Error::config(format!(
-                "cannot read configuration file {}: {e}",
-                path.display()
-            ))
-        })?;
+        let text = read_small_text(path, SmallFile::CONFIG)?;
         let base_dir = path
             .parent()
             .filter(|p| !p.as_os_str().is_empty())

@@ -25,13 +25,20 @@ pub(crate) enum Phase {
 ///
 /// Connect failures (refused, DNS, TLS handshake, connect timeout) happen before any byte of
 /// the request left, so they never carry `outcome_unknown`; any later failure may have come
-/// after the service processed the request, so it always does.
+/// after the service processed the request, so it always does, except a body stopped by a
+/// file whose size changed (see [`crate::file::read_error`]).
 pub(crate) fn transport_error(
     err: reqwest::Error,
     method: Option<&str>,
     url: &Url,
     phase: Phase,
 ) -> Error {
+    // A checked file whose size changed stopped the request body: that is the failure to
+    // report, and a permanent one. The body never ended, so the service cannot have taken the
+    // request: no `outcome_unknown`.
+    if let Some(changed) = crate::file::size_change_in(&err) {
+        return changed;
+    }
     let shown = match method {
         Some(m) => format!("{m} {}", redact_url(url)),
         None => redact_url(url),

@@ -1,17 +1,28 @@
-//! Files to send or upload: where the bytes come from, their name, type and size.
+//! Files to send or upload: where the bytes come from, their name, type and size; and
+//! [`read_small_file`], the bounded reader of every small local file (configuration, secrets,
+//! message bodies).
 
 use std::fmt;
-use std::io;
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
+use tokio::io::AsyncRead;
 
 use crate::error::{Error, Result};
 use crate::names::validate_file_name;
+
+mod size;
+mod small;
+
+use size::ExactReader;
+pub use size::read_error;
+pub(crate) use size::{Found, size_change_in, size_changed};
+pub use small::{
+    MAX_BODY_FILE, MAX_CONFIG_FILE, MAX_SECRET_FILE, SmallFile, read_small_file, read_small_from,
+    read_small_text, read_small_text_from,
+};
 
 /// A boxed byte reader.
 pub type BoxReader = Box<dyn AsyncRead + Send + Unpin>;
@@ -106,17 +117,34 @@ impl FileSource {
                     )));
                 }
                 // Opening proves readability now, before anything is sent.
-                std::fs::File::open(path).map_err(|e| {
+                let file = std::fs::File::open(path).map_err(|e| {
                     Error::invalid_input(format!("file {shown} cannot be read: {e}"))
                 })?;
-                Ok(meta.len())
+                let size = meta.len();
+                if size <= READ_WHEN_CHECKED {
+                    confirm_size(file, path, size)?;
+                }
+                Ok(size)
             }
         }
     }
 
+    /// How errors name the source: the path, or the data given for `name`.
+    fn label(&self, name: &str) -> String {
+        match &self.kind {
+            SourceKind::Path(p) => format!("file {}", p.display()),
+            _ => format!("the data given for {name}"),
+        }
+    }
+
     /// Opens the bytes for reading. The reader yields exactly `expected_len` bytes or fails
-    /// with an integrity error (the file changed after it was checked).
+    /// with an integrity error (the file changed after it was checked; see [`read_error`]).
     pub async fn open(&self, expected_len: u64) -> Result<BoxReader> {
+        self.open_as(expected_len, self.label("the attachment"))
+            .await
+    }
+
+    async fn open_as(&self, expected_len: u64, label: String) -> Result<BoxReader> {
         let inner: BoxReader = match &self.kind {
             SourceKind::Path(path) => Box::new(open_path(path).await?),
             SourceKind::Bytes(b) => Box::new(io::Cursor::new(b.clone())),
@@ -126,8 +154,34 @@ impl FileSource {
                 .take()
                 .ok_or_else(consumed)?,
         };
-        Ok(Box::new(ExactReader::new(inner, expected_len)))
+        Ok(Box::new(ExactReader::new(inner, expected_len, label)))
     }
+}
+
+/// Files up to this size are read whole when checked: a file whose reported size is not what
+/// it holds (procfs reports 0 bytes, sysfs 4096) is then refused before anything is sent, and
+/// an empty file is known to be empty. Larger files are checked as they are read.
+const READ_WHEN_CHECKED: u64 = 64 << 10;
+
+/// Reads a small file once, to confirm it holds exactly the `size` bytes it reports.
+fn confirm_size(file: std::fs::File, path: &Path, size: u64) -> Result<()> {
+    let shown = path.display();
+    let mut held = Vec::with_capacity(size as usize + 1);
+    file.take(size + 1)
+        .read_to_end(&mut held)
+        .map_err(|e| Error::invalid_input(format!("file {shown} cannot be read: {e}")))?;
+    let held = held.len() as u64;
+    if held == size {
+        return Ok(());
+    }
+    let holds = if held > size {
+        "more".to_owned()
+    } else {
+        held.to_string()
+    };
+    Err(Error::invalid_input(format!(
+        "file {shown} reports {size} bytes but holds {holds}: it is not a regular file with a stable size (procfs, sysfs, or it is changing); copy it to an ordinary file and send that"
+    )))
 }
 
 /// Opens a file to read its bytes; the error names the path.
@@ -149,66 +203,6 @@ impl fmt::Debug for FileSource {
             SourceKind::Path(p) => f.debug_tuple("Path").field(p).finish(),
             SourceKind::Bytes(b) => write!(f, "Bytes({} bytes)", b.len()),
             SourceKind::Reader { len, .. } => write!(f, "Reader({len} bytes)"),
-        }
-    }
-}
-
-/// Wraps a reader so it yields exactly the declared number of bytes.
-struct ExactReader {
-    inner: tokio::io::Take<BoxReader>,
-    done: bool,
-}
-
-impl ExactReader {
-    fn new(inner: BoxReader, len: u64) -> Self {
-        ExactReader {
-            inner: inner.take(len),
-            done: false,
-        }
-    }
-}
-
-impl AsyncRead for ExactReader {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        if self.done || buf.remaining() == 0 {
-            return Poll::Ready(Ok(()));
-        }
-        let before = buf.filled().len();
-        match Pin::new(&mut self.inner).poll_read(cx, buf) {
-            Poll::Pending => return Poll::Pending,
-            Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-            Poll::Ready(Ok(())) => {}
-        }
-        if buf.filled().len() > before {
-            return Poll::Ready(Ok(()));
-        }
-        let missing = self.inner.limit();
-        if missing > 0 {
-            return Poll::Ready(Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                format!(
-                    "the file shrank after it was checked ({missing} bytes missing); send it again"
-                ),
-            )));
-        }
-        // The declared length is reached: one more byte would mean the file grew.
-        let mut probe = [0u8; 1];
-        let mut pb = ReadBuf::new(&mut probe);
-        match Pin::new(self.inner.get_mut()).poll_read(cx, &mut pb) {
-            Poll::Pending => Poll::Pending,
-            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
-            Poll::Ready(Ok(())) if pb.filled().is_empty() => {
-                self.done = true;
-                Poll::Ready(Ok(()))
-            }
-            Poll::Ready(Ok(())) => Poll::Ready(Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                "the file grew after it was checked; send it again",
-            ))),
         }
     }
 }
@@ -365,15 +359,25 @@ impl CheckedFile {
         self.attachment.name()
     }
 
-    /// Opens the bytes; the reader fails if the file no longer has the checked size.
+    /// Opens the bytes; the reader fails with an integrity error if the file no longer has
+    /// the checked size (see [`read_error`]).
     pub async fn open(&self) -> Result<BoxReader> {
-        self.attachment.source.open(self.size).await
+        self.attachment
+            .source
+            .open_as(self.size, self.label())
+            .await
+    }
+
+    /// How errors name this file: its path, or the data given for its name.
+    pub(crate) fn label(&self) -> String {
+        self.attachment.source.label(self.name())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio::io::AsyncReadExt;
 
     #[tokio::test]
     async fn exact_reader_enforces_length() {
@@ -393,7 +397,49 @@ mod tests {
 
         let mut out = Vec::new();
         let err = src.open(6).await.unwrap().read_to_end(&mut out).await;
-        assert_eq!(err.unwrap_err().kind(), io::ErrorKind::UnexpectedEof);
+        let err = read_error("reading", err.unwrap_err());
+        assert!(err.is_integrity(), "{err}");
+        assert!(
+            err.message()
+                .starts_with("the data given for the attachment shrank")
+        );
+    }
+
+    #[test]
+    fn a_file_that_does_not_hold_its_reported_size_is_refused_when_checked() {
+        // procfs reports 0 bytes and holds more; sysfs reports 4096 and holds a few.
+        for (path, holds) in [
+            ("/proc/self/status", "reports 0 bytes but holds more"),
+            (
+                "/sys/devices/system/cpu/online",
+                "reports 4096 bytes but holds ",
+            ),
+        ] {
+            if !Path::new(path).exists() {
+                eprintln!("{path} is not here; case left out");
+                continue;
+            }
+            let err = Attachment::from_path(path).inspect().unwrap_err();
+            assert!(err.is_invalid_input(), "{err}");
+            let line = err.to_string();
+            assert!(line.contains(&format!("file {path} {holds}")), "{line}");
+            assert!(
+                line.ends_with("copy it to an ordinary file and send that"),
+                "{line}"
+            );
+        }
+        // Genuine files, empty or not, keep their size.
+        let dir = tempfile::tempdir().unwrap();
+        for len in [
+            0usize,
+            1,
+            READ_WHEN_CHECKED as usize,
+            READ_WHEN_CHECKED as usize + 1,
+        ] {
+            let f = dir.path().join(format!("f{len}"));
+            std::fs::write(&f, vec![b'x'; len]).unwrap();
+            assert_eq!(Attachment::from_path(&f).inspect().unwrap(), len as u64);
+        }
     }
 
     #[tokio::test]
