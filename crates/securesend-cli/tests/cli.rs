@@ -416,3 +416,88 @@ fn ls_and_mkdir_find_what_to_download() {
     let out = sb.run(&["ls", "../etc"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// Runs the command with `stdin`, killing it (and failing) if it has not ended in 30 s.
+fn run_bounded(sb: &Sandbox, args: &[&str], stdin: std::process::Stdio) -> std::process::Output {
+    let mut child = sb
+        .cmd()
+        .args(args)
+        .stdin(stdin)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > std::time::Duration::from_secs(30) {
+            let _ = child.kill();
+            panic!("`securesend {}` hung", args.join(" "));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// Bodies, configuration and secret files are read under a cap: a FIFO, a device or a huge
+/// file is refused with one line (exit 2) at once, never read into memory or waited on.
+#[test]
+fn every_small_file_the_command_reads_is_bounded() {
+    let sb = Sandbox::new();
+    sb.file("ok.txt", b"ok");
+    nix::unistd::mkfifo(&sb.path().join("fifo"), nix::sys::stat::Mode::S_IRWXU).unwrap();
+    let huge = std::fs::File::create(sb.path().join("huge.txt")).unwrap();
+    huge.set_len(4 << 30).unwrap();
+    sb.file(
+        "fifo-secret.toml",
+        b"[profiles.x]\nprovider = \"egroupware\"\nbase_url = \"http://127.0.0.1:9/\"\nusername = \"u\"\npassword = { file = \"fifo\" }\n",
+    );
+    let send = ["send", "--to", "ada@example.com", "ok.txt"];
+    let with = |extra: &[&'static str]| -> Vec<&'static str> { [&send[..], extra].concat() };
+    let cases: Vec<(&str, Vec<&str>, &str)> = vec![
+        ("body from a FIFO", with(&["--body-file", "fifo"]), "FIFO"),
+        (
+            "body from /dev/zero",
+            with(&["--body-file", "/dev/zero"]),
+            "not a regular file",
+        ),
+        (
+            "body over the cap",
+            with(&["--body-file", "huge.txt"]),
+            "limit",
+        ),
+        (
+            "HTML body from a FIFO",
+            with(&["--html-file", "fifo"]),
+            "FIFO",
+        ),
+        (
+            "configuration from a FIFO",
+            [&["--config", "fifo"][..], &send].concat(),
+            "FIFO",
+        ),
+        (
+            "configuration from /dev/zero",
+            [&["--config", "/dev/zero"][..], &send].concat(),
+            "not a regular file",
+        ),
+        (
+            "secret from a FIFO",
+            [&["--config", "fifo-secret.toml"][..], &send].concat(),
+            "FIFO",
+        ),
+    ];
+    for (name, args, expect) in cases {
+        let out = run_bounded(&sb, &args, std::process::Stdio::null());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{name}: {err}");
+        assert_eq!(err.lines().count(), 1, "{name}: {err}");
+        assert!(err.contains(expect), "{name}: {expect:?} not in {err}");
+    }
+    // A body on standard input is capped too: /dev/zero never ends.
+    let zero = std::fs::File::open("/dev/zero").unwrap();
+    let out = run_bounded(&sb, &with(&["--body-file", "-"]), zero.into());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("standard input"), "{err}");
+    assert!(!sb.data_dir().join("outbox").exists(), "nothing was sent");
+}

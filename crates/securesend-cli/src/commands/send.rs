@@ -1,9 +1,9 @@
 //! `securesend send`.
 
 use std::fmt::Write as _;
-use std::io::Read;
 use std::path::Path;
 
+use securesend::file::{SmallFile, read_small_text, read_small_text_from};
 use securesend::{
     Attachment, Cancel, Delivery, Error, Expiry, Priority, Provider, SecureMessage, SendReceipt,
 };
@@ -13,20 +13,13 @@ use super::{Failure, Outcome, human_size};
 use crate::args::{PriorityArg, SendArgs};
 use crate::progress::Bars;
 
-fn read_text(path: &Path, what: &str) -> Result<String, Error> {
-    let mut text = String::new();
-    let result = if path == Path::new("-") {
-        std::io::stdin().read_to_string(&mut text).map(|_| ())
+/// A body from a file, or from standard input for `-`, never more than its cap.
+fn read_text(path: &Path, limit: SmallFile) -> Result<String, Error> {
+    if path == Path::new("-") {
+        read_small_text_from(std::io::stdin().lock(), limit, "standard input")
     } else {
-        std::fs::File::open(path).and_then(|mut f| f.read_to_string(&mut text).map(|_| ()))
-    };
-    result.map_err(|e| {
-        Error::invalid_input(format!(
-            "cannot read the {what} from {}: {e}",
-            path.display()
-        ))
-    })?;
-    Ok(text)
+        read_small_text(path, limit)
+    }
 }
 
 /// Builds the message from the arguments; every problem is reported before anything is sent.
@@ -52,10 +45,10 @@ fn message(args: SendArgs, bars: Option<&Bars>, cancel: &Cancel) -> Result<Secur
     if let Some(text) = args.body {
         b = b.text(text);
     } else if let Some(path) = &args.body_file {
-        b = b.text(read_text(path, "body")?);
+        b = b.text(read_text(path, SmallFile::BODY)?);
     }
     if let Some(path) = &args.html_file {
-        b = b.html(read_text(path, "HTML body")?);
+        b = b.html(read_text(path, SmallFile::HTML_BODY)?);
     }
     if let Some(when) = &args.expires {
         b = b.expires(Expiry::parse(when)?);
