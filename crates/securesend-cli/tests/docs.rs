@@ -330,11 +330,17 @@ fn check_binary_flags(at: &str, bin: &str, args: &[String]) {
     }
 }
 
-/// The sandboxes a profile name needs.
-fn service(key: &str) -> Box<dyn Service> {
+/// The sandbox a profile name needs, switched as the block's `set` fields configure the
+/// profile (an EGroupware profile with `edition=epl` talks to an EPL server).
+fn service(key: &str, set: &[String]) -> Box<dyn Service> {
     match key {
         "kiteworks" => Box::new(KiteworksService::default()),
-        "egroupware" => Box::new(Egroupware::new()),
+        "egroupware" => {
+            let egw = Egroupware::new();
+            egw.control()
+                .set_epl(set.iter().any(|kv| kv == "edition=epl"));
+            Box::new(egw)
+        }
         "tuyu" => Box::new(Tuyu::new(TuyuOptions::default())),
         "privasfer" => Box::new(Privasfer),
         other => panic!("no sandbox for profile {other}"),
@@ -367,9 +373,9 @@ fn run_block(block: &Block, pkgs: &BTreeMap<String, Package>) -> usize {
         std::fs::create_dir_all(scratch.path().join(dir)).unwrap();
     }
     let running = d.get("profile").map(|key| {
-        let running = Running::start(service(key).as_ref());
-        let config = running.write_config(scratch.path());
         let set = list("set");
+        let running = Running::start(service(key, &set).as_ref());
+        let config = running.write_config(scratch.path());
         if !set.is_empty() {
             let mut table: toml::Table = std::fs::read_to_string(&config).unwrap().parse().unwrap();
             let profile = table["profiles"][key.as_str()].as_table().unwrap().clone();
