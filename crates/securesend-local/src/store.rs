@@ -338,11 +338,23 @@ impl Store {
                 "{clean} is a folder, not a file"
             )));
         }
+        // A FIFO or device in the store's place would block or never end a plain read.
+        if !meta.is_file() {
+            return Err(Error::protocol(format!(
+                "metadata of {clean} is not a regular file"
+            )));
+        }
         if meta.len() > MAX_ENTRY_BYTES {
             return Err(Error::protocol(format!("metadata of {clean} is too large")));
         }
-        let bytes = std::fs::read(&path)
-            .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+        let bytes = securesend_core::file::read_small_file(
+            &path,
+            securesend_core::file::SmallFile::new(
+                "stored file's metadata",
+                MAX_ENTRY_BYTES,
+                ErrorKind::Protocol,
+            ),
+        )?;
         let entry: Entry = serde_json::from_slice(&bytes)
             .map_err(|e| Error::protocol(format!("metadata of {clean} is damaged: {e}")))?;
         let hex_ok =
@@ -365,5 +377,32 @@ impl Store {
                 ),
                 _ => Error::io(format!("opening {}", entry.id), e),
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fifo_in_place_of_an_entry_is_refused_without_blocking() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path());
+        let path = store.folder_path("a.pdf");
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let made = std::process::Command::new("mkfifo")
+            .arg(&path)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        // Read on another thread: a plain read of a FIFO with no writer blocks for ever.
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || tx.send(store.entry("a.pdf").map(|_| ())));
+        let got = rx
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .expect("the entry is refused at once, not read");
+        let e = got.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Protocol, "{e}");
+        assert!(e.to_string().contains("not a regular file"), "{e}");
     }
 }
