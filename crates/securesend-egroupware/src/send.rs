@@ -6,7 +6,7 @@
 //! the uploaded attachments tell: EGroupware deletes them only after a successful send.
 
 use securesend_core::{
-    CheckedFile, Delivery, Error, Expiry, Priority, RemoteFile, Result, SecureMessage, SendReceipt,
+    CheckedFile, Delivery, Error, Priority, RemoteFile, Result, SecureMessage, SendReceipt,
     SendStatus,
 };
 
@@ -339,7 +339,13 @@ impl EgroupwareProvider {
         attachments.extend(options.vfs_attachments.iter().map(VfsPath::to_string));
         let has_attachments = !attachments.is_empty();
         let o = message.options();
-        let expiry = o.expires.map(|e| share_date(&e));
+        let today = time::OffsetDateTime::now_utc().date();
+        // Only shares expire; for attached files the plan has refused an expiry already.
+        let last_day = o
+            .expires
+            .filter(|_| has_attachments)
+            .map(|e| e.date_from(today));
+        let expiry = last_day.map(share_expiration);
         let body = MailBody {
             to: message.to().iter().map(ToString::to_string).collect(),
             cc: message.cc().iter().map(ToString::to_string).collect(),
@@ -373,6 +379,9 @@ impl EgroupwareProvider {
         let mut receipt = SendReceipt::new(PROVIDER, &message_id, status)
             .with_recipients(recipients)
             .with_attachments(files);
+        if let Some(day) = last_day {
+            receipt = receipt.with_expires(day);
+        }
         let posted = self
             .client
             .post_mail(
@@ -488,9 +497,11 @@ impl EgroupwareProvider {
     }
 }
 
-/// `shareExpiration` as `yyyy-mm-dd`: the last day the files stay available.
-fn share_date(expiry: &Expiry) -> String {
-    let today = time::OffsetDateTime::now_utc().date();
-    let d = expiry.date_from(today);
+/// `shareExpiration` for shares available through `last_day`: the day after it, as
+/// `yyyy-mm-dd`. EGroupware turns the value into a time with PHP's `strtotime`, which takes
+/// a bare date as the start of that day, and a share stops working at that time; sending the
+/// last day itself would end the share a day early.
+fn share_expiration(last_day: time::Date) -> String {
+    let d = last_day.next_day().unwrap_or(last_day);
     format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
 }

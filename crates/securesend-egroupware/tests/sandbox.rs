@@ -557,3 +557,61 @@ async fn doctor_checks_reach_and_identities() {
     let ids = direct.identities().await.unwrap().unwrap();
     assert_eq!(ids.iter().map(|i| i.id).collect::<Vec<_>>(), [1, 52]);
 }
+
+#[tokio::test]
+async fn link_sends_carry_share_password_and_expiry_and_the_shares_enforce_them() {
+    let egw = Egroupware::epl();
+    let sb = Sandbox::start(&egw, SandboxOptions::default())
+        .await
+        .unwrap();
+    // The generated profile follows the server's edition.
+    assert_eq!(sb.profile()["edition"].as_str(), Some("epl"));
+    let mut fields = sb.profile().clone();
+    fields.remove("provider");
+    let provider =
+        securesend_egroupware::connect(&ProfileConfig::new("sandbox", "egroupware", fields, "."))
+            .unwrap();
+    let message = SecureMessage::builder()
+        .to("ada@example.com")
+        .subject("Contract")
+        .attach(Attachment::from_bytes("contract.pdf", "the contract"))
+        .delivery(Delivery::Link)
+        .password("correct-horse-battery")
+        .expires(securesend_core::Expiry::Days(7))
+        .build()
+        .unwrap();
+    let receipt = provider.send(message).await.unwrap();
+    let today = time::OffsetDateTime::now_utc().date();
+    let last_day = today + time::Duration::days(7);
+    assert_eq!(receipt.expires, Some(last_day));
+
+    let mail = sb.outbox().get(&receipt.message_id).unwrap();
+    assert_eq!(mail.details["attachmentType"], "link");
+    assert_eq!(mail.details["sharePassword"], "correct-horse-battery");
+    let next = last_day.next_day().unwrap();
+    assert_eq!(
+        mail.details["shareExpiration"],
+        format!(
+            "{:04}-{:02}-{:02}",
+            next.year(),
+            u8::from(next.month()),
+            next.day()
+        )
+    );
+    let link = mail.details["links"][0].as_str().unwrap().to_owned();
+    let http = reqwest::Client::new();
+    let refused = http.get(&link).send().await.unwrap();
+    assert_eq!(
+        refused.status(),
+        401,
+        "a share download without its password"
+    );
+    let allowed = http
+        .get(&link)
+        .basic_auth("share", Some("correct-horse-battery"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(allowed.status(), 200);
+    assert_eq!(allowed.bytes().await.unwrap().as_ref(), b"the contract");
+}

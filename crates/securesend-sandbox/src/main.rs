@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+use securesend_sandbox::egroupware::Egroupware;
 use securesend_sandbox::generated::{
     config_table, manifest, secrets_dir, write_atomic, write_config,
 };
@@ -68,6 +69,18 @@ struct ServeArgs {
     /// Rate limits: `default` (each service's documented limit), `off`, or requests per minute.
     #[arg(long, value_name = "default|off|N", default_value = "default", value_parser = parse_rate_limit)]
     rate_limit: RateLimitSetting,
+    /// The EGroupware edition the egroupware sandbox runs: `community` (share passwords, share
+    /// expiry and writable shares fail as on a community server) or `epl` (they work, and the
+    /// generated profile says `edition = "epl"`).
+    #[arg(long, value_enum, value_name = "EDITION", default_value = "community")]
+    egroupware_edition: EgroupwareEdition,
+}
+
+/// `--egroupware-edition`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum EgroupwareEdition {
+    Community,
+    Epl,
 }
 
 fn parse_rate(s: &str) -> Result<f64, String> {
@@ -133,6 +146,10 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Serve(args) => {
+            let registry = match args.egroupware_edition {
+                EgroupwareEdition::Community => registry,
+                EgroupwareEdition::Epl => registry.with(Egroupware::epl()),
+            };
             let runtime = match tokio::runtime::Runtime::new() {
                 Ok(r) => r,
                 Err(e) => {

@@ -304,3 +304,42 @@ fn list_names_every_provider() {
         );
     }
 }
+
+#[test]
+fn egroupware_edition_option_sets_the_server_and_the_profile() {
+    for (edition, expected) in [(None, None), (Some("epl"), Some("epl"))] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cmd = Command::new(BIN);
+        cmd.args(["serve", "--provider", "egroupware", "--config-out"])
+            .arg(dir.path().join("securesend.toml"));
+        if let Some(e) = edition {
+            cmd.args(["--egroupware-edition", e]);
+        }
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let lines = Lines::of(&mut child);
+        lines.wait_ready(&mut child);
+        let text = std::fs::read_to_string(dir.path().join("securesend.toml")).unwrap();
+        let config: toml::Table = text.parse().unwrap();
+        let profile = config["profiles"]["egroupware"].as_table().unwrap();
+        assert_eq!(profile.get("edition").and_then(|v| v.as_str()), expected);
+        signal(&child, "TERM");
+        assert!(child.wait().unwrap().success());
+    }
+    let out = Command::new(BIN)
+        .args([
+            "serve",
+            "--provider",
+            "egroupware",
+            "--config-out",
+            "x.toml",
+        ])
+        .args(["--egroupware-edition", "gold"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("community"));
+}
