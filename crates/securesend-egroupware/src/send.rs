@@ -1,8 +1,10 @@
 //! Sending (`POST /mail[/<id>]`) and the compose window (`POST /mail[/<id>]/compose`).
 //!
 //! Order of work: every check that needs no request, then the identity (a read), then the
-//! attachment uploads (one streamed POST each), then the one POST that sends. That POST is
-//! never repeated. When its outcome is unknown (the connection broke after the request left),
+//! attachment uploads (one streamed POST each), then the one POST that sends, the point of no
+//! return: any failure before it is [`Error::not_sent`], a refusal of it too, and only an
+//! answer lost after it left is [`Error::maybe_sent`] (unless the attachments settle it). That
+//! POST is never repeated. When its outcome is unknown (the connection broke after the request left),
 //! the uploaded attachments tell: EGroupware deletes them only after a successful send.
 
 use securesend_core::{
@@ -289,8 +291,14 @@ impl EgroupwareProvider {
         options: &MailOptions,
         mode: Mode,
     ) -> Result<SendReceipt> {
-        let plan = self.plan(&message, options, mode)?;
-        let identity = self.choose_identity(&message, options, mode).await?;
+        // Everything before the `POST /mail` sends nothing: its failures are `not_sent`.
+        let plan = self
+            .plan(&message, options, mode)
+            .map_err(Error::not_sent)?;
+        let identity = self
+            .choose_identity(&message, options, mode)
+            .await
+            .map_err(Error::not_sent)?;
         let message_id = uuid::Uuid::new_v4().to_string();
         let span = tracing::info_span!(
             "egroupware_send",
@@ -317,7 +325,11 @@ impl EgroupwareProvider {
         let mut tokens: Vec<UploadToken> = Vec::new();
         let mut files: Vec<RemoteFile> = Vec::new();
         for (index, (file, name)) in message.attachments().iter().zip(&plan.names).enumerate() {
-            let (token, remote) = self.upload_attachment(file, name, &message, index).await?;
+            // An upload that failed, even one that may have been stored, sends nothing.
+            let (token, remote) = self
+                .upload_attachment(file, name, &message, index)
+                .await
+                .map_err(Error::not_sent)?;
             if remote.name != *name {
                 warnings.push(format!(
                     "EGroupware keeps attachment {name:?} as {:?}",
@@ -367,8 +379,9 @@ impl EgroupwareProvider {
             share_expiration: expiry,
             share_password: o.password.as_ref().map(|p| p.expose()),
         };
-        let bytes = serde_json::to_vec(&body)
-            .map_err(|e| Error::protocol(format!("could not encode the message: {e}")))?;
+        let bytes = serde_json::to_vec(&body).map_err(|e| {
+            Error::protocol(format!("could not encode the message: {e}")).not_sent()
+        })?;
         drop(body);
 
         let status = match mode {
@@ -408,13 +421,16 @@ impl EgroupwareProvider {
                 tracing::info!(attachments = receipt.attachments.len(), "accepted");
                 Ok(receipt)
             }
-            Err(e) if e.outcome_unknown() => {
+            // A gateway's 502 or 504 comes from in front of EGroupware, which may have
+            // handled the message all the same: as unclear as a broken connection.
+            Err(e) if e.outcome_unknown() || matches!(e.status(), Some(502 | 504)) => {
                 for w in warnings {
                     receipt = receipt.with_warning(w);
                 }
                 self.settle(e, &tokens, receipt, mode).await
             }
-            Err(e) => Err(e),
+            // EGroupware answered and refused: the message did not go out.
+            Err(e) => Err(e.not_sent()),
         }
     }
 
@@ -456,7 +472,7 @@ impl EgroupwareProvider {
                 } else {
                     "compose"
                 })
-                .with_outcome_unknown()
+                .maybe_sent()
                 .with_source(error)
         };
         if mode == Mode::Compose {

@@ -615,3 +615,55 @@ async fn link_sends_carry_share_password_and_expiry_and_the_shares_enforce_them(
     assert_eq!(allowed.status(), 200);
     assert_eq!(allowed.bytes().await.unwrap().as_ref(), b"the contract");
 }
+
+#[tokio::test]
+async fn a_failure_before_the_mail_post_is_not_sent_and_one_of_it_may_have_sent() {
+    let msg = || {
+        SecureMessage::builder()
+            .to("ada@example.com")
+            .subject("s")
+            .attach(Attachment::from_bytes("a.txt", "a"))
+            .build()
+            .unwrap()
+    };
+    // The attachment upload fails: nothing was posted, nothing delivered.
+    let env = start().await;
+    env.sb.faults().add(FaultRule::new(
+        Route::new("POST", "/egroupware/groupdav.php/mail/attachments/*").unwrap(),
+        FaultAction::status(503),
+    ));
+    let e = env.provider().send(msg()).await.unwrap_err();
+    assert!(e.is_not_sent(), "{e}");
+    assert!(!e.outcome_unknown(), "{e}");
+    assert!(e.is_retryable(), "{e}");
+    assert_eq!(env.sb.outbox().count(), 0);
+    assert_eq!(env.count("POST", "/egroupware/groupdav.php/mail"), 0);
+
+    // The `POST /mail` is cut off after it left (a dropped connection): the attachments are
+    // still there, which EGroupware would have removed after sending, yet the send may still
+    // be under way, so the error says it may have been sent; the POST is not repeated.
+    let env = start().await;
+    env.sb.faults().add(FaultRule::new(
+        Route::new("POST", "/egroupware/groupdav.php/mail").unwrap(),
+        FaultAction::DropAfterBody { bytes: 1 << 20 },
+    ));
+    let e = env.provider().send(msg()).await.unwrap_err();
+    assert!(!e.is_not_sent(), "{e}");
+    assert!(e.outcome_unknown(), "{e}");
+    assert!(e.to_string().contains("may have been sent"), "{e}");
+    assert_eq!(env.count("POST", "/egroupware/groupdav.php/mail"), 1);
+
+    // A gateway's 504 is as unclear; a 503 from EGroupware is its word that it did nothing.
+    for (status, unclear) in [(504, true), (503, false)] {
+        let env = start().await;
+        env.sb.faults().add(FaultRule::new(
+            Route::new("POST", "/egroupware/groupdav.php/mail").unwrap(),
+            FaultAction::status(status),
+        ));
+        let e = env.provider().send(msg()).await.unwrap_err();
+        assert_eq!(e.outcome_unknown(), unclear, "{status}: {e}");
+        assert_eq!(e.is_not_sent(), !unclear, "{status}: {e}");
+        assert_eq!(env.count("POST", "/egroupware/groupdav.php/mail"), 1);
+        assert_eq!(env.sb.outbox().count(), 0);
+    }
+}

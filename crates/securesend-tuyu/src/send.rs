@@ -155,7 +155,21 @@ impl TuyuProvider {
         })
     }
 
+    /// Sends `msg`. Its point of no return is `file_send`: every failure before it (checks,
+    /// reads, the message folder, uploads, preparation) is [`Error::not_sent`], whatever the
+    /// failed request did, and what was uploaded is removed; a failure of `file_send` whose
+    /// request may have been carried out is [`Error::maybe_sent`] and keeps the files.
     pub(crate) async fn send_message(
+        &self,
+        msg: SecureMessage,
+        existing: &[RemoteFile],
+    ) -> Result<SendReceipt> {
+        self.prepare_and_send(msg, existing)
+            .await
+            .map_err(|e| if e.outcome_unknown() { e } else { e.not_sent() })
+    }
+
+    async fn prepare_and_send(
         &self,
         msg: SecureMessage,
         existing: &[RemoteFile],
@@ -220,11 +234,10 @@ impl TuyuProvider {
             .await;
         match outcome {
             Ok(receipt) => Ok(receipt),
-            Err((e, true)) => Err(with_note(
-                e,
-                "the message may have been sent, so its files stay on the site; ask a recipient before sending again",
-            )),
-            Err((e, false)) => Err(self.clean_up(e, made).await),
+            Err((e, true)) => Err(with_note(e, "its files stay on the site").maybe_sent()),
+            // Before `file_send`, or refused by it: nothing went out, whatever the failed
+            // request did (an upload that may have landed is removed with the folder).
+            Err((e, false)) => Err(self.clean_up(e.not_sent(), made).await),
         }
     }
 

@@ -575,3 +575,50 @@ async fn signing_base_url_matches_the_fact_sheet_host() {
         .unwrap_err();
     assert!(e.is_unauthenticated(), "{e}");
 }
+
+#[tokio::test]
+async fn a_failure_before_file_send_is_not_sent_and_one_of_file_send_may_have_sent() {
+    let msg = || {
+        SecureMessage::builder()
+            .to(SITE_USER)
+            .attach(Attachment::from_bytes("x.txt", "x"))
+            .build()
+            .unwrap()
+    };
+    for step in ["/api/create_folder", "/api/file_upload"] {
+        let (sandbox, tuyu) = start(TuyuOptions::default()).await;
+        let entries = tuyu.site().entries().len();
+        sandbox.faults().add(FaultRule::new(
+            Route::new("POST", step).unwrap(),
+            FaultAction::status(503),
+        ));
+        let e = provider(&sandbox).send(msg()).await.unwrap_err();
+        assert!(e.is_not_sent(), "{step}: {e}");
+        assert!(!e.outcome_unknown(), "{step}: {e}");
+        assert!(e.is_retryable(), "{step}: a 503 is worth another try: {e}");
+        assert!(e.to_string().contains("not sent"), "{step}: {e}");
+        assert_eq!(sandbox.outbox().count(), 0, "{step}");
+        assert_eq!(count(&sandbox, "POST", "/api/file_send"), 0, "{step}");
+        assert_eq!(
+            tuyu.site().entries().len(),
+            entries,
+            "{step}: what the send made is removed"
+        );
+    }
+
+    // On `file_send` itself, a 503 without Tuyu's envelope may follow a processed request.
+    let (sandbox, _) = start(TuyuOptions::default()).await;
+    sandbox.faults().add(FaultRule::new(
+        Route::new("POST", "/api/file_send").unwrap(),
+        FaultAction::status(503),
+    ));
+    let e = provider(&sandbox).send(msg()).await.unwrap_err();
+    assert!(!e.is_not_sent(), "{e}");
+    assert!(e.outcome_unknown(), "{e}");
+    assert!(e.to_string().contains("may have been sent"), "{e}");
+    assert_eq!(
+        count(&sandbox, "POST", "/api/file_send"),
+        1,
+        "never repeated"
+    );
+}
