@@ -185,7 +185,12 @@ impl TuyuProvider {
         let plan = self.plan(&msg, existing)?;
 
         // Who is a user of the site, and what may the account do there (reads only).
-        let users = self.client.users_location_access(&plan.location).await?;
+        // A read that failed sends nothing, however far it got.
+        let users = self
+            .client
+            .users_location_access(&plan.location)
+            .await
+            .map_err(Error::not_sent)?;
         let by_email: HashMap<String, &str> = users
             .iter()
             .filter(|u| u.is_user())
@@ -206,7 +211,11 @@ impl TuyuProvider {
                 non_users.join(", ")
             )));
         }
-        let listing = self.client.file_list(&plan.location, 1).await?;
+        let listing = self
+            .client
+            .file_list(&plan.location, 1)
+            .await
+            .map_err(Error::not_sent)?;
         let refuse = |what: &str| {
             Err(Error::new(
                 ErrorKind::PermissionDenied,
@@ -326,7 +335,9 @@ impl TuyuProvider {
             .file_send(&fields, &sent_at)
             .await
             .map_err(|e| {
-                let maybe = e.outcome_unknown();
+                // A 503 is Tuyu (or the load balancer in front of it) turning the request away
+                // unhandled; a lost answer, a 502 or a 504 may follow a handled one.
+                let maybe = e.outcome_unknown() && e.status() != Some(503);
                 (e, maybe)
             })?;
         fields.push((

@@ -606,19 +606,29 @@ async fn a_failure_before_file_send_is_not_sent_and_one_of_file_send_may_have_se
         );
     }
 
-    // On `file_send` itself, a 503 without Tuyu's envelope may follow a processed request.
-    let (sandbox, _) = start(TuyuOptions::default()).await;
-    sandbox.faults().add(FaultRule::new(
-        Route::new("POST", "/api/file_send").unwrap(),
-        FaultAction::status(503),
-    ));
-    let e = provider(&sandbox).send(msg()).await.unwrap_err();
-    assert!(!e.is_not_sent(), "{e}");
-    assert!(e.outcome_unknown(), "{e}");
-    assert!(e.to_string().contains("may have been sent"), "{e}");
-    assert_eq!(
-        count(&sandbox, "POST", "/api/file_send"),
-        1,
-        "never repeated"
-    );
+    // On `file_send` itself: a 504 (or a lost answer) may follow a handled request; a 503
+    // turns it away unhandled, and the send is cleaned up and worth another try.
+    for (status, unclear) in [(504, true), (503, false)] {
+        let (sandbox, tuyu) = start(TuyuOptions::default()).await;
+        let entries = tuyu.site().entries().len();
+        sandbox.faults().add(FaultRule::new(
+            Route::new("POST", "/api/file_send").unwrap(),
+            FaultAction::status(status),
+        ));
+        let e = provider(&sandbox).send(msg()).await.unwrap_err();
+        assert_eq!(e.is_not_sent(), !unclear, "{status}: {e}");
+        assert_eq!(e.outcome_unknown(), unclear, "{status}: {e}");
+        if unclear {
+            assert!(e.to_string().contains("may have been sent"), "{e}");
+            assert_eq!(tuyu.site().entries().len(), entries + 2, "files kept");
+        } else {
+            assert!(e.is_retryable(), "{e}");
+            assert_eq!(tuyu.site().entries().len(), entries, "cleaned up");
+        }
+        assert_eq!(
+            count(&sandbox, "POST", "/api/file_send"),
+            1,
+            "never repeated"
+        );
+    }
 }
