@@ -74,7 +74,17 @@ impl TuyuProvider {
             progress: req.progress(),
             index: 0,
         };
-        let (info, sums) = self.client.file_upload(&spec).await?;
+        let (info, sums) = match self.client.file_upload(&spec).await {
+            Ok(done) => done,
+            Err(e) => {
+                let hint = if req.create_parents() {
+                    ""
+                } else {
+                    "; create it first (securesend mkdir --parents) or upload with --parents"
+                };
+                return Err(self.missing_or_refused(&path, e, "upload", hint).await);
+            }
+        };
         remote_file(&info, req.file(), &path, sums)
     }
 }

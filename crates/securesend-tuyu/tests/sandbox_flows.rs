@@ -201,12 +201,12 @@ async fn upload_and_download_round_trip_by_sha256() {
         .await
         .unwrap();
     assert_eq!(replaced.size, Some(2));
-    // An unknown id is refused by the envelope.
+    // An unknown id is refused by the access envelope, and reported as not found.
     let e = p
         .download(DownloadRequest::new("999999"))
         .await
         .unwrap_err();
-    assert!(e.is_permission_denied(), "{e}");
+    assert!(e.is_not_found(), "{e}");
 }
 
 #[tokio::test]
