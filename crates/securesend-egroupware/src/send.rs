@@ -99,6 +99,15 @@ pub(crate) enum Mode {
     Compose,
 }
 
+impl Mode {
+    fn operation(self) -> &'static str {
+        match self {
+            Mode::Send => "send",
+            Mode::Compose => "compose",
+        }
+    }
+}
+
 /// Everything decided before the first request.
 struct Plan {
     /// The name each local attachment is uploaded under.
@@ -295,10 +304,18 @@ impl EgroupwareProvider {
         let plan = self
             .plan(&message, options, mode)
             .map_err(Error::not_sent)?;
-        let identity = self
-            .choose_identity(&message, options, mode)
+        let identity = message
+            .cancel()
+            .guard(
+                "the send, before anything was uploaded,",
+                self.choose_identity(&message, options, mode),
+            )
             .await
-            .map_err(Error::not_sent)?;
+            .map_err(|e| {
+                e.or_provider(PROVIDER)
+                    .or_operation(mode.operation())
+                    .not_sent()
+            })?;
         let message_id = uuid::Uuid::new_v4().to_string();
         let span = tracing::info_span!(
             "egroupware_send",
@@ -326,10 +343,20 @@ impl EgroupwareProvider {
         let mut files: Vec<RemoteFile> = Vec::new();
         for (index, (file, name)) in message.attachments().iter().zip(&plan.names).enumerate() {
             // An upload that failed, even one that may have been stored, sends nothing.
-            let (token, remote) = self
-                .upload_attachment(file, name, &message, index)
-                .await
-                .map_err(Error::not_sent)?;
+            let uploaded = message
+                .cancel()
+                .guard(
+                    "the send, before EGroupware was asked to send it,",
+                    self.upload_attachment(file, name, &message, index),
+                )
+                .await;
+            let (token, remote) = match uploaded {
+                Ok(done) => done,
+                Err(e) if e.is_cancelled() => {
+                    return Err(interrupted(e, mode, tokens.len()));
+                }
+                Err(e) => return Err(e.not_sent()),
+            };
             if remote.name != *name {
                 warnings.push(format!(
                     "EGroupware keeps attachment {name:?} as {:?}",
@@ -384,6 +411,13 @@ impl EgroupwareProvider {
         })?;
         drop(body);
 
+        // The last safe point: past it, a cancellation waits for EGroupware's answer.
+        if let Err(e) = message
+            .cancel()
+            .check("the send, before EGroupware was asked to send it,")
+        {
+            return Err(interrupted(e, mode, tokens.len()));
+        }
         let status = match mode {
             Mode::Send => SendStatus::Sent,
             Mode::Compose => SendStatus::Composing,
@@ -511,6 +545,22 @@ impl EgroupwareProvider {
             "the connection broke after the message was handed over; EGroupware has removed the uploaded attachments, which it does only after a successful send",
         ))
     }
+}
+
+/// A send stopped on its cancellation before the `POST /mail`: nothing was sent; `uploaded`
+/// attachments stay in EGroupware's temporary folder, which has no request to delete them.
+fn interrupted(e: Error, mode: Mode, uploaded: usize) -> Error {
+    let left = match uploaded {
+        0 => "nothing had been uploaded".to_owned(),
+        n => format!(
+            "the {n} attachment(s) already uploaded stay in EGroupware's temporary folder until its cleaner removes them (EGroupware has no request to delete them; only signed-in users who know their tokens can reach them)"
+        ),
+    };
+    let message = format!("{}; {left}", e.message());
+    e.with_message(message)
+        .or_provider(PROVIDER)
+        .or_operation(mode.operation())
+        .not_sent()
 }
 
 /// `shareExpiration` for shares available through `last_day`: the day after it, as

@@ -667,3 +667,75 @@ async fn a_failure_before_the_mail_post_is_not_sent_and_one_of_it_may_have_sent(
         assert_eq!(env.sb.outbox().count(), 0);
     }
 }
+
+#[tokio::test]
+async fn a_cancelled_send_stops_before_the_mail_post_and_says_what_stays() {
+    let env = start().await;
+    let uploads = "/egroupware/groupdav.php/mail/attachments/*";
+    env.sb.faults().add(
+        FaultRule::new(
+            Route::new("POST", uploads).unwrap(),
+            FaultAction::Delay(std::time::Duration::from_secs(3600)),
+        )
+        .nth(2),
+    );
+    let cancel = securesend_core::Cancel::new();
+    let msg = SecureMessage::builder()
+        .to("ada@example.com")
+        .subject("s")
+        .attach(Attachment::from_bytes("one.txt", "1"))
+        .attach(Attachment::from_bytes("two.txt", "2"))
+        .cancel_on(cancel.clone())
+        .build()
+        .unwrap();
+    let p = env.provider();
+    let send = tokio::spawn(async move { p.send(msg).await });
+    while env.count("POST", uploads) < 1 {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    cancel.cancel();
+    let e = send.await.unwrap().unwrap_err();
+    assert!(e.is_cancelled(), "{e}");
+    assert!(e.is_not_sent(), "{e}");
+    assert!(
+        e.to_string()
+            .contains("1 attachment(s) already uploaded stay"),
+        "{e}"
+    );
+    assert_eq!(env.count("POST", "/egroupware/groupdav.php/mail"), 0);
+    assert_eq!(env.sb.outbox().count(), 0);
+}
+
+#[tokio::test]
+async fn a_cancelled_upload_leaves_no_file() {
+    let env = start().await;
+    let put = "/egroupware/webdav.php/home/ralf/big.bin";
+    env.sb.faults().add(FaultRule::new(
+        Route::new("PUT", put).unwrap(),
+        FaultAction::Delay(std::time::Duration::from_secs(3600)),
+    ));
+    let cancel = securesend_core::Cancel::new();
+    let req = UploadRequest::builder(Attachment::from_bytes("big.bin", data(300_000, 9)))
+        .cancel_on(cancel.clone())
+        .build()
+        .unwrap();
+    let p = env.provider();
+    let upload = tokio::spawn(async move { p.upload(req).await });
+    // The HEAD that checks for an existing file comes first; then the PUT is under way.
+    while env.count("HEAD", put) < 1 {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    cancel.cancel();
+    let e = upload.await.unwrap().unwrap_err();
+    assert!(e.is_cancelled(), "{e}");
+    assert!(e.to_string().contains("nothing is left at"), "{e}");
+    assert_eq!(env.count("DELETE", put), 1);
+    assert_eq!(env.count("HEAD", put), 1);
+    let e = env
+        .provider()
+        .download(DownloadRequest::new("big.bin"))
+        .await;
+    assert!(e.map(|_| ()).unwrap_err().is_not_found());
+}

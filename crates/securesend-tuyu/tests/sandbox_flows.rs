@@ -632,3 +632,57 @@ async fn a_failure_before_file_send_is_not_sent_and_one_of_file_send_may_have_se
         );
     }
 }
+
+#[tokio::test]
+async fn a_cancelled_send_stops_before_file_send_and_removes_its_uploads() {
+    let (sandbox, tuyu) = start(TuyuOptions::default()).await;
+    let entries = tuyu.site().entries().len();
+    // The second upload hangs, so the signal arrives with the first file on the site.
+    sandbox.faults().add(
+        FaultRule::new(
+            Route::new("POST", "/api/file_upload").unwrap(),
+            FaultAction::Delay(Duration::from_secs(3600)),
+        )
+        .nth(2),
+    );
+    let cancel = securesend_core::Cancel::new();
+    let msg = SecureMessage::builder()
+        .to(SITE_USER)
+        .attach(Attachment::from_bytes("one.txt", "1"))
+        .attach(Attachment::from_bytes("two.txt", "2"))
+        .cancel_on(cancel.clone())
+        .build()
+        .unwrap();
+    let p = provider(&sandbox);
+    let send = tokio::spawn(async move { p.send(msg).await });
+    while count(&sandbox, "POST", "/api/file_upload") < 1 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    cancel.cancel();
+    let e = send.await.unwrap().unwrap_err();
+    assert!(e.is_cancelled(), "{e}");
+    assert!(e.is_not_sent(), "{e}");
+    assert!(e.to_string().contains("was removed"), "{e}");
+    assert_eq!(count(&sandbox, "POST", "/api/file_send"), 0);
+    assert_eq!(sandbox.outbox().count(), 0);
+    assert_eq!(
+        tuyu.site().entries().len(),
+        entries,
+        "the message folder and its file are gone"
+    );
+
+    // A signal that fired before the send: no request at all.
+    let before = sandbox.journal().snapshot().len();
+    let cancel = securesend_core::Cancel::new();
+    cancel.cancel();
+    let msg = SecureMessage::builder()
+        .to(SITE_USER)
+        .attach(Attachment::from_bytes("three.txt", "3"))
+        .cancel_on(cancel)
+        .build()
+        .unwrap();
+    let e = provider(&sandbox).send(msg).await.unwrap_err();
+    assert!(e.is_cancelled() && e.is_not_sent(), "{e}");
+    assert_eq!(sandbox.journal().snapshot().len(), before);
+}
