@@ -1,12 +1,14 @@
 //! Sending (`POST /mail[/<id>]`) and the compose window (`POST /mail[/<id>]/compose`).
 //!
 //! Order of work: every check that needs no request, then the identity (a read), then the
-//! attachment uploads (one streamed POST each), then the one POST that sends. That POST is
-//! never repeated. When its outcome is unknown (the connection broke after the request left),
+//! attachment uploads (one streamed POST each), then the one POST that sends, the point of no
+//! return: any failure before it is [`Error::not_sent`], a refusal of it too, and only an
+//! answer lost after it left is [`Error::maybe_sent`] (unless the attachments settle it). That
+//! POST is never repeated. When its outcome is unknown (the connection broke after the request left),
 //! the uploaded attachments tell: EGroupware deletes them only after a successful send.
 
 use securesend_core::{
-    CheckedFile, Delivery, Error, Expiry, Priority, RemoteFile, Result, SecureMessage, SendReceipt,
+    CheckedFile, Delivery, Error, Priority, RemoteFile, Result, SecureMessage, SendReceipt,
     SendStatus,
 };
 
@@ -95,6 +97,15 @@ impl MailOptions {
 pub(crate) enum Mode {
     Send,
     Compose,
+}
+
+impl Mode {
+    fn operation(self) -> &'static str {
+        match self {
+            Mode::Send => "send",
+            Mode::Compose => "compose",
+        }
+    }
 }
 
 /// Everything decided before the first request.
@@ -289,8 +300,22 @@ impl EgroupwareProvider {
         options: &MailOptions,
         mode: Mode,
     ) -> Result<SendReceipt> {
-        let plan = self.plan(&message, options, mode)?;
-        let identity = self.choose_identity(&message, options, mode).await?;
+        // Everything before the `POST /mail` sends nothing: its failures are `not_sent`.
+        let plan = self
+            .plan(&message, options, mode)
+            .map_err(Error::not_sent)?;
+        let identity = message
+            .cancel()
+            .guard(
+                "the send, before anything was uploaded,",
+                self.choose_identity(&message, options, mode),
+            )
+            .await
+            .map_err(|e| {
+                e.or_provider(PROVIDER)
+                    .or_operation(mode.operation())
+                    .not_sent()
+            })?;
         let message_id = uuid::Uuid::new_v4().to_string();
         let span = tracing::info_span!(
             "egroupware_send",
@@ -317,7 +342,21 @@ impl EgroupwareProvider {
         let mut tokens: Vec<UploadToken> = Vec::new();
         let mut files: Vec<RemoteFile> = Vec::new();
         for (index, (file, name)) in message.attachments().iter().zip(&plan.names).enumerate() {
-            let (token, remote) = self.upload_attachment(file, name, &message, index).await?;
+            // An upload that failed, even one that may have been stored, sends nothing.
+            let uploaded = message
+                .cancel()
+                .guard(
+                    "the send, before EGroupware was asked to send it,",
+                    self.upload_attachment(file, name, &message, index),
+                )
+                .await;
+            let (token, remote) = match uploaded {
+                Ok(done) => done,
+                Err(e) if e.is_cancelled() => {
+                    return Err(interrupted(e, mode, tokens.len()));
+                }
+                Err(e) => return Err(e.not_sent()),
+            };
             if remote.name != *name {
                 warnings.push(format!(
                     "EGroupware keeps attachment {name:?} as {:?}",
@@ -339,7 +378,13 @@ impl EgroupwareProvider {
         attachments.extend(options.vfs_attachments.iter().map(VfsPath::to_string));
         let has_attachments = !attachments.is_empty();
         let o = message.options();
-        let expiry = o.expires.map(|e| share_date(&e));
+        let today = time::OffsetDateTime::now_utc().date();
+        // Only shares expire; for attached files the plan has refused an expiry already.
+        let last_day = o
+            .expires
+            .filter(|_| has_attachments)
+            .map(|e| e.date_from(today));
+        let expiry = last_day.map(share_expiration);
         let body = MailBody {
             to: message.to().iter().map(ToString::to_string).collect(),
             cc: message.cc().iter().map(ToString::to_string).collect(),
@@ -361,10 +406,18 @@ impl EgroupwareProvider {
             share_expiration: expiry,
             share_password: o.password.as_ref().map(|p| p.expose()),
         };
-        let bytes = serde_json::to_vec(&body)
-            .map_err(|e| Error::protocol(format!("could not encode the message: {e}")))?;
+        let bytes = serde_json::to_vec(&body).map_err(|e| {
+            Error::protocol(format!("could not encode the message: {e}")).not_sent()
+        })?;
         drop(body);
 
+        // The last safe point: past it, a cancellation waits for EGroupware's answer.
+        if let Err(e) = message
+            .cancel()
+            .check("the send, before EGroupware was asked to send it,")
+        {
+            return Err(interrupted(e, mode, tokens.len()));
+        }
         let status = match mode {
             Mode::Send => SendStatus::Sent,
             Mode::Compose => SendStatus::Composing,
@@ -373,6 +426,9 @@ impl EgroupwareProvider {
         let mut receipt = SendReceipt::new(PROVIDER, &message_id, status)
             .with_recipients(recipients)
             .with_attachments(files);
+        if let Some(day) = last_day {
+            receipt = receipt.with_expires(day);
+        }
         let posted = self
             .client
             .post_mail(
@@ -399,13 +455,16 @@ impl EgroupwareProvider {
                 tracing::info!(attachments = receipt.attachments.len(), "accepted");
                 Ok(receipt)
             }
-            Err(e) if e.outcome_unknown() => {
+            // A gateway's 502 or 504 comes from in front of EGroupware, which may have
+            // handled the message all the same: as unclear as a broken connection.
+            Err(e) if e.outcome_unknown() || matches!(e.status(), Some(502 | 504)) => {
                 for w in warnings {
                     receipt = receipt.with_warning(w);
                 }
                 self.settle(e, &tokens, receipt, mode).await
             }
-            Err(e) => Err(e),
+            // EGroupware answered and refused: the message did not go out.
+            Err(e) => Err(e.not_sent()),
         }
     }
 
@@ -447,7 +506,7 @@ impl EgroupwareProvider {
                 } else {
                     "compose"
                 })
-                .with_outcome_unknown()
+                .maybe_sent()
                 .with_source(error)
         };
         if mode == Mode::Compose {
@@ -488,9 +547,27 @@ impl EgroupwareProvider {
     }
 }
 
-/// `shareExpiration` as `yyyy-mm-dd`: the last day the files stay available.
-fn share_date(expiry: &Expiry) -> String {
-    let today = time::OffsetDateTime::now_utc().date();
-    let d = expiry.date_from(today);
+/// A send stopped on its cancellation before the `POST /mail`: nothing was sent; `uploaded`
+/// attachments stay in EGroupware's temporary folder, which has no request to delete them.
+fn interrupted(e: Error, mode: Mode, uploaded: usize) -> Error {
+    let left = match uploaded {
+        0 => "nothing had been uploaded".to_owned(),
+        n => format!(
+            "the {n} attachment(s) already uploaded stay in EGroupware's temporary folder until its cleaner removes them (EGroupware has no request to delete them; only signed-in users who know their tokens can reach them)"
+        ),
+    };
+    let message = format!("{}; {left}", e.message());
+    e.with_message(message)
+        .or_provider(PROVIDER)
+        .or_operation(mode.operation())
+        .not_sent()
+}
+
+/// `shareExpiration` for shares available through `last_day`: the day after it, as
+/// `yyyy-mm-dd`. EGroupware turns the value into a time with PHP's `strtotime`, which takes
+/// a bare date as the start of that day, and a share stops working at that time; sending the
+/// last day itself would end the share a day early.
+fn share_expiration(last_day: time::Date) -> String {
+    let d = last_day.next_day().unwrap_or(last_day);
     format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
 }

@@ -1,5 +1,5 @@
 //! One method per WebDAV request on `webdav.php`: PUT, GET (with `Range`), HEAD, MKCOL,
-//! PROPFIND.
+//! DELETE, PROPFIND.
 
 use http::{HeaderMap, StatusCode, header};
 use securesend_core::http::{Call, Repeat, read_bytes_capped, read_error_body};
@@ -197,6 +197,34 @@ impl Client {
             }
         };
         Ok((created, outgoing.finish()?))
+    }
+
+    /// DELETE of a file: true when it was removed, false when nothing was there (404). Used
+    /// only to remove what an interrupted upload of ours may have left.
+    pub(crate) async fn delete(&self, path: &VfsPath) -> Result<bool> {
+        let url = self.dav_url(path);
+        // Deleting twice has the effect of once (the second is a 404).
+        let resp = self
+            .http
+            .send(Call::api(Repeat::Safe), |c| {
+                self.creds.apply(c.delete(url.clone()))
+            })
+            .await?;
+        match resp.status() {
+            StatusCode::NO_CONTENT | StatusCode::OK => Ok(true),
+            StatusCode::NOT_FOUND => Ok(false),
+            status => {
+                let headers = resp.headers().clone();
+                let body = read_error_body(resp).await;
+                Err(answer_error(
+                    Step::Put,
+                    status,
+                    &headers,
+                    &body,
+                    &path.to_string(),
+                ))
+            }
+        }
     }
 
     /// MKCOL: true when the folder was created, false when something exists there already

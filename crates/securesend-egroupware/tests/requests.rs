@@ -304,14 +304,17 @@ async fn share_options_need_epl_and_link_delivery() {
         .match_body(Matcher::PartialJson(json!({
             "attachmentType": "link",
             "sharePassword": "s3cret-share",
-            "shareExpiration": "2099-12-31"
+            // The day after the last day: EGroupware ends a share at the start of the date.
+            "shareExpiration": "2100-01-01"
         })))
         .with_body(sent())
         .expect(1)
         .create_async()
         .await;
     let epl = provider(&server, |c| c.edition = Edition::Epl).into_provider();
-    epl.send(protected()).await.unwrap();
+    let receipt = epl.send(protected()).await.unwrap();
+    // The receipt says the last day the shares work.
+    assert_eq!(receipt.expires, Some(time::macros::date!(2099 - 12 - 31)));
     send.assert_async().await;
     // A password on attached files would be silently ignored: refused before any request.
     let attach = to_ada()

@@ -557,3 +557,185 @@ async fn doctor_checks_reach_and_identities() {
     let ids = direct.identities().await.unwrap().unwrap();
     assert_eq!(ids.iter().map(|i| i.id).collect::<Vec<_>>(), [1, 52]);
 }
+
+#[tokio::test]
+async fn link_sends_carry_share_password_and_expiry_and_the_shares_enforce_them() {
+    let egw = Egroupware::epl();
+    let sb = Sandbox::start(&egw, SandboxOptions::default())
+        .await
+        .unwrap();
+    // The generated profile follows the server's edition.
+    assert_eq!(sb.profile()["edition"].as_str(), Some("epl"));
+    let mut fields = sb.profile().clone();
+    fields.remove("provider");
+    let provider =
+        securesend_egroupware::connect(&ProfileConfig::new("sandbox", "egroupware", fields, "."))
+            .unwrap();
+    let message = SecureMessage::builder()
+        .to("ada@example.com")
+        .subject("Contract")
+        .attach(Attachment::from_bytes("contract.pdf", "the contract"))
+        .delivery(Delivery::Link)
+        .password("correct-horse-battery")
+        .expires(securesend_core::Expiry::Days(7))
+        .build()
+        .unwrap();
+    let receipt = provider.send(message).await.unwrap();
+    let today = time::OffsetDateTime::now_utc().date();
+    let last_day = today + time::Duration::days(7);
+    assert_eq!(receipt.expires, Some(last_day));
+
+    let mail = sb.outbox().get(&receipt.message_id).unwrap();
+    assert_eq!(mail.details["attachmentType"], "link");
+    assert_eq!(mail.details["sharePassword"], "correct-horse-battery");
+    let next = last_day.next_day().unwrap();
+    assert_eq!(
+        mail.details["shareExpiration"],
+        format!(
+            "{:04}-{:02}-{:02}",
+            next.year(),
+            u8::from(next.month()),
+            next.day()
+        )
+    );
+    let link = mail.details["links"][0].as_str().unwrap().to_owned();
+    let http = reqwest::Client::new();
+    let refused = http.get(&link).send().await.unwrap();
+    assert_eq!(
+        refused.status(),
+        401,
+        "a share download without its password"
+    );
+    let allowed = http
+        .get(&link)
+        .basic_auth("share", Some("correct-horse-battery"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(allowed.status(), 200);
+    assert_eq!(allowed.bytes().await.unwrap().as_ref(), b"the contract");
+}
+
+#[tokio::test]
+async fn a_failure_before_the_mail_post_is_not_sent_and_one_of_it_may_have_sent() {
+    let msg = || {
+        SecureMessage::builder()
+            .to("ada@example.com")
+            .subject("s")
+            .attach(Attachment::from_bytes("a.txt", "a"))
+            .build()
+            .unwrap()
+    };
+    // The attachment upload fails: nothing was posted, nothing delivered.
+    let env = start().await;
+    env.sb.faults().add(FaultRule::new(
+        Route::new("POST", "/egroupware/groupdav.php/mail/attachments/*").unwrap(),
+        FaultAction::status(503),
+    ));
+    let e = env.provider().send(msg()).await.unwrap_err();
+    assert!(e.is_not_sent(), "{e}");
+    assert!(!e.outcome_unknown(), "{e}");
+    assert!(e.is_retryable(), "{e}");
+    assert_eq!(env.sb.outbox().count(), 0);
+    assert_eq!(env.count("POST", "/egroupware/groupdav.php/mail"), 0);
+
+    // The `POST /mail` is cut off after it left (a dropped connection): the attachments are
+    // still there, which EGroupware would have removed after sending, yet the send may still
+    // be under way, so the error says it may have been sent; the POST is not repeated.
+    let env = start().await;
+    env.sb.faults().add(FaultRule::new(
+        Route::new("POST", "/egroupware/groupdav.php/mail").unwrap(),
+        FaultAction::DropAfterBody { bytes: 1 << 20 },
+    ));
+    let e = env.provider().send(msg()).await.unwrap_err();
+    assert!(!e.is_not_sent(), "{e}");
+    assert!(e.outcome_unknown(), "{e}");
+    assert!(e.to_string().contains("may have been sent"), "{e}");
+    assert_eq!(env.count("POST", "/egroupware/groupdav.php/mail"), 1);
+
+    // A gateway's 504 is as unclear; a 503 from EGroupware is its word that it did nothing.
+    for (status, unclear) in [(504, true), (503, false)] {
+        let env = start().await;
+        env.sb.faults().add(FaultRule::new(
+            Route::new("POST", "/egroupware/groupdav.php/mail").unwrap(),
+            FaultAction::status(status),
+        ));
+        let e = env.provider().send(msg()).await.unwrap_err();
+        assert_eq!(e.outcome_unknown(), unclear, "{status}: {e}");
+        assert_eq!(e.is_not_sent(), !unclear, "{status}: {e}");
+        assert_eq!(env.count("POST", "/egroupware/groupdav.php/mail"), 1);
+        assert_eq!(env.sb.outbox().count(), 0);
+    }
+}
+
+#[tokio::test]
+async fn a_cancelled_send_stops_before_the_mail_post_and_says_what_stays() {
+    let env = start().await;
+    let uploads = "/egroupware/groupdav.php/mail/attachments/*";
+    env.sb.faults().add(
+        FaultRule::new(
+            Route::new("POST", uploads).unwrap(),
+            FaultAction::Delay(std::time::Duration::from_secs(3600)),
+        )
+        .nth(2),
+    );
+    let cancel = securesend_core::Cancel::new();
+    let msg = SecureMessage::builder()
+        .to("ada@example.com")
+        .subject("s")
+        .attach(Attachment::from_bytes("one.txt", "1"))
+        .attach(Attachment::from_bytes("two.txt", "2"))
+        .cancel_on(cancel.clone())
+        .build()
+        .unwrap();
+    let p = env.provider();
+    let send = tokio::spawn(async move { p.send(msg).await });
+    while env.count("POST", uploads) < 1 {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    cancel.cancel();
+    let e = send.await.unwrap().unwrap_err();
+    assert!(e.is_cancelled(), "{e}");
+    assert!(e.is_not_sent(), "{e}");
+    assert!(
+        e.to_string()
+            .contains("1 attachment(s) already uploaded stay"),
+        "{e}"
+    );
+    assert_eq!(env.count("POST", "/egroupware/groupdav.php/mail"), 0);
+    assert_eq!(env.sb.outbox().count(), 0);
+}
+
+#[tokio::test]
+async fn a_cancelled_upload_leaves_no_file() {
+    let env = start().await;
+    let put = "/egroupware/webdav.php/home/ralf/big.bin";
+    env.sb.faults().add(FaultRule::new(
+        Route::new("PUT", put).unwrap(),
+        FaultAction::Delay(std::time::Duration::from_secs(3600)),
+    ));
+    let cancel = securesend_core::Cancel::new();
+    let req = UploadRequest::builder(Attachment::from_bytes("big.bin", data(300_000, 9)))
+        .cancel_on(cancel.clone())
+        .build()
+        .unwrap();
+    let p = env.provider();
+    let upload = tokio::spawn(async move { p.upload(req).await });
+    // The HEAD that checks for an existing file comes first; then the PUT is under way.
+    while env.count("HEAD", put) < 1 {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    cancel.cancel();
+    let e = upload.await.unwrap().unwrap_err();
+    assert!(e.is_cancelled(), "{e}");
+    assert!(e.to_string().contains("nothing is left at"), "{e}");
+    assert_eq!(env.count("DELETE", put), 1);
+    assert_eq!(env.count("HEAD", put), 1);
+    let e = env
+        .provider()
+        .download(DownloadRequest::new("big.bin"))
+        .await;
+    assert!(e.map(|_| ()).unwrap_err().is_not_found());
+}

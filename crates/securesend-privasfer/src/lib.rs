@@ -196,9 +196,11 @@ impl Inbox for PrivasferProvider {
 #[async_trait]
 impl SecureMailer for PrivasferProvider {
     async fn send(&self, _message: SecureMessage) -> Result<SendReceipt> {
+        // Nothing is ever requested, so nothing can have been sent: a clean `not_sent`.
         Err(Error::unsupported(NO_SEND)
             .with_provider(PROVIDER)
-            .with_operation("send"))
+            .with_operation("send")
+            .not_sent())
     }
 }
 

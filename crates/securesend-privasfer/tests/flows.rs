@@ -646,3 +646,22 @@ async fn a_gone_inbox_download_rereads_the_mail_once_then_says_what_to_check() {
         ]
     );
 }
+
+#[tokio::test]
+async fn a_send_is_refused_before_any_request_as_not_sent() {
+    let sb = sandbox(SandboxOptions::default()).await;
+    let p = provider(&sb, &[], no_waits());
+    let message = SecureMessage::builder()
+        .to("ada@example.com")
+        .attach(Attachment::from_bytes("a.txt", "a"))
+        .build()
+        .unwrap();
+    let e = p.send(message).await.unwrap_err();
+    // Privasfer has no send request, so no step can leave the message in doubt.
+    assert!(e.is_unsupported(), "{e}");
+    assert!(e.is_not_sent(), "{e}");
+    assert!(!e.outcome_unknown(), "{e}");
+    assert!(e.to_string().contains("not sent"), "{e}");
+    assert!(calls(&sb).is_empty(), "{:?}", calls(&sb));
+    assert_eq!(sb.outbox().count(), 0);
+}

@@ -1,9 +1,14 @@
 //! The files `serve` writes: a ready `securesend.toml` pointing at the running sandboxes, and a
 //! JSON manifest of seeded items. Both are written atomically (temporary file + rename), so a
 //! script polling for them never reads half a file.
+//!
+//! The configuration holds no secret itself: [`write_config`] moves every secret field
+//! ([`SECRET_FIELDS`]) into an owner-only file of a `<stem>-secrets/` directory beside it and
+//! writes `{ file = "<stem>-secrets/<profile>.<field>" }` in its place, so commands against a
+//! generated configuration print no "secret written in the configuration file" warning.
 
 use std::io::{self, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde_json::json;
 
@@ -36,7 +41,9 @@ pub fn config_table(sandboxes: &[Sandbox], local_root: Option<&str>) -> toml::Ta
     table
 }
 
-/// Renders the configuration with a header saying what it is.
+/// Renders the configuration with a header saying what it is. Secrets still in `table` are
+/// rendered as they are (literal values make every command warn); [`write_config`] moves them
+/// into files first.
 pub fn render_config(table: &toml::Table) -> Result<String, toml::ser::Error> {
     let body = toml::to_string(table)?;
     Ok(format!(
@@ -45,6 +52,110 @@ pub fn render_config(table: &toml::Table) -> Result<String, toml::ser::Error> {
          # test values that work only while that sandbox runs.\n\n{body}",
         env!("CARGO_PKG_VERSION"),
     ))
+}
+
+/// The profile fields the adapters read as secrets (`SecretRef`s), at any depth of a profile.
+pub const SECRET_FIELDS: &[&str] = &[
+    "password",
+    "app_password",
+    "client_secret",
+    "refresh_token",
+    "signature_key",
+    "token",
+    "pin",
+    "api_key",
+    "api_secret",
+    "auth_code",
+];
+
+/// The directory beside `config_path` that [`write_config`] keeps its secrets in:
+/// `<stem>-secrets` (`securesend-secrets` for `securesend.toml`).
+pub fn secrets_dir(config_path: &Path) -> PathBuf {
+    let stem = config_path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("securesend");
+    let name = format!("{stem}-secrets");
+    match config_path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.join(name),
+        _ => PathBuf::from(name),
+    }
+}
+
+/// Moves every literal secret of `table`'s profiles into its own file below
+/// [`secrets_dir`]`(config_path)` (created owner-only, 0700; files 0600, written atomically)
+/// and replaces it with `{ file = "<dir name>/<profile>.<field>" }`, a path relative to the
+/// configuration file's directory, which is how the core resolves it. Secrets already given as
+/// `{ env = … }` or `{ file = … }` are left alone.
+pub fn externalize_secrets(table: &mut toml::Table, config_path: &Path) -> io::Result<()> {
+    let dir = secrets_dir(config_path);
+    let dir_name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "securesend-secrets".to_owned());
+    let Some(toml::Value::Table(profiles)) = table.get_mut("profiles") else {
+        return Ok(());
+    };
+    let mut created = false;
+    for (profile, value) in profiles.iter_mut() {
+        if let toml::Value::Table(fields) = value {
+            let mut at = vec![profile.clone()];
+            externalize_in(fields, &mut at, &dir, &dir_name, &mut created)?;
+        }
+    }
+    Ok(())
+}
+
+fn externalize_in(
+    fields: &mut toml::Table,
+    at: &mut Vec<String>,
+    dir: &Path,
+    dir_name: &str,
+    created: &mut bool,
+) -> io::Result<()> {
+    for (key, value) in fields.iter_mut() {
+        let literal = match value {
+            toml::Value::Table(inner) => {
+                at.push(key.clone());
+                externalize_in(inner, at, dir, dir_name, created)?;
+                at.pop();
+                continue;
+            }
+            toml::Value::String(s) if SECRET_FIELDS.contains(&key.as_str()) => s.clone(),
+            toml::Value::Integer(n) if SECRET_FIELDS.contains(&key.as_str()) => n.to_string(),
+            _ => continue,
+        };
+        if !*created {
+            create_private_dir(dir)?;
+            *created = true;
+        }
+        let file_name = format!("{}.{key}", at.join("."));
+        write_atomic(&dir.join(&file_name), literal.as_bytes())?;
+        let mut reference = toml::Table::new();
+        reference.insert("file".into(), format!("{dir_name}/{file_name}").into());
+        *value = toml::Value::Table(reference);
+    }
+    Ok(())
+}
+
+/// Creates `dir` (and its parents) and makes it owner-only, also when it already existed.
+fn create_private_dir(dir: &Path) -> io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
+}
+
+/// Writes a generated configuration to `path` the way `serve` does: secrets moved into files
+/// ([`externalize_secrets`]), then the rendered text written atomically, owner-only.
+pub fn write_config(path: &Path, table: &toml::Table) -> io::Result<()> {
+    let mut table = table.clone();
+    externalize_secrets(&mut table, path)?;
+    let text = render_config(&table).map_err(io::Error::other)?;
+    write_atomic(path, text.as_bytes())
 }
 
 /// The seed manifest: per provider, its base URL and seeded items.
@@ -94,6 +205,50 @@ mod tests {
         let local = parsed["profiles"]["local"].as_table().unwrap();
         assert_eq!(local["provider"].as_str(), Some("local"));
         assert_eq!(local["root"].as_str(), Some("securesend-local"));
+    }
+
+    #[test]
+    fn secrets_go_to_owner_only_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("securesend.toml");
+        let table: toml::Table = r#"
+            default = "svc"
+            [profiles.svc]
+            provider = "svc"
+            username = "ralf"
+            password = "hunter2"
+            pin = 1234
+            api_key = { env = "KEY" }
+            [profiles.svc.act_as]
+            password = "nested-secret"
+        "#
+        .parse()
+        .unwrap();
+        write_config(&path, &table).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        for secret in ["hunter2", "1234", "nested-secret"] {
+            assert!(!text.contains(secret), "{secret} in:\n{text}");
+        }
+        let parsed: toml::Table = text.parse().unwrap();
+        let svc = parsed["profiles"]["svc"].as_table().unwrap();
+        assert_eq!(svc["username"].as_str(), Some("ralf"));
+        assert_eq!(
+            svc["password"]["file"].as_str(),
+            Some("securesend-secrets/svc.password")
+        );
+        assert_eq!(svc["api_key"]["env"].as_str(), Some("KEY"));
+        let secrets = dir.path().join("securesend-secrets");
+        let read = |name: &str| std::fs::read_to_string(secrets.join(name)).unwrap();
+        assert_eq!(read("svc.password"), "hunter2");
+        assert_eq!(read("svc.pin"), "1234");
+        assert_eq!(read("svc.act_as.password"), "nested-secret");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode(&secrets), 0o700);
+            assert_eq!(mode(&secrets.join("svc.password")), 0o600);
+        }
     }
 
     #[test]

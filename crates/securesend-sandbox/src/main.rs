@@ -6,7 +6,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use securesend_sandbox::generated::{config_table, manifest, render_config, write_atomic};
+use securesend_sandbox::egroupware::Egroupware;
+use securesend_sandbox::generated::{
+    config_table, manifest, secrets_dir, write_atomic, write_config,
+};
 use securesend_sandbox::{RateLimit, RateLimitSetting, Registry, Sandbox, SandboxOptions};
 
 #[derive(Parser, Debug)]
@@ -66,6 +69,18 @@ struct ServeArgs {
     /// Rate limits: `default` (each service's documented limit), `off`, or requests per minute.
     #[arg(long, value_name = "default|off|N", default_value = "default", value_parser = parse_rate_limit)]
     rate_limit: RateLimitSetting,
+    /// The EGroupware edition the egroupware sandbox runs: `community` (share passwords, share
+    /// expiry and writable shares fail as on a community server) or `epl` (they work, and the
+    /// generated profile says `edition = "epl"`).
+    #[arg(long, value_enum, value_name = "EDITION", default_value = "community")]
+    egroupware_edition: EgroupwareEdition,
+}
+
+/// `--egroupware-edition`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum EgroupwareEdition {
+    Community,
+    Epl,
 }
 
 fn parse_rate(s: &str) -> Result<f64, String> {
@@ -131,6 +146,10 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Serve(args) => {
+            let registry = match args.egroupware_edition {
+                EgroupwareEdition::Community => registry,
+                EgroupwareEdition::Epl => registry.with(Egroupware::epl()),
+            };
             let runtime = match tokio::runtime::Runtime::new() {
                 Ok(r) => r,
                 Err(e) => {
@@ -191,10 +210,15 @@ async fn serve(registry: &Registry, args: ServeArgs) -> Result<(), String> {
         None
     };
     let table = config_table(&sandboxes, local_root.as_deref());
-    let text =
-        render_config(&table).map_err(|e| format!("cannot render the configuration: {e}"))?;
-    write_atomic(&args.config_out, text.as_bytes())
-        .map_err(|e| format!("cannot write {}: {e}", args.config_out.display()))?;
+    // The secrets go to owner-only files beside the configuration, so commands against it
+    // print no warning about secrets written in the file.
+    write_config(&args.config_out, &table).map_err(|e| {
+        format!(
+            "cannot write {} (and its secrets in {}): {e}",
+            args.config_out.display(),
+            secrets_dir(&args.config_out).display()
+        )
+    })?;
     if let Some(path) = &args.seed_out {
         let json = serde_json::to_vec_pretty(&manifest(&sandboxes))
             .map_err(|e| format!("cannot render the seed manifest: {e}"))?;
@@ -250,7 +274,11 @@ fn report(sandboxes: &[Sandbox], local_root: Option<&str>, args: &ServeArgs, see
     if sandboxes.is_empty() && local_root.is_some() {
         println!("  no service modules are compiled into this build; only `local` is configured");
     }
-    println!("configuration: {}", args.config_out.display());
+    println!(
+        "configuration: {} (secrets in {})",
+        args.config_out.display(),
+        secrets_dir(&args.config_out).display()
+    );
     println!(
         "  use it with: SECURESEND_CONFIG={} (profile names are the provider keys)",
         args.config_out.display()

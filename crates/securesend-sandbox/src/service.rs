@@ -365,10 +365,13 @@ impl Registry {
             .with(crate::tuyu::Tuyu::default())
     }
 
-    /// Adds a service (a later one with the same key replaces the earlier).
+    /// Adds a service (a later one with the same key replaces the earlier, in its place, so
+    /// the order of `all` and the default profile stay the same).
     pub fn with(mut self, service: impl Service) -> Registry {
-        self.services.retain(|s| s.key() != service.key());
-        self.services.push(Box::new(service));
+        match self.services.iter().position(|s| s.key() == service.key()) {
+            Some(at) => self.services[at] = Box::new(service),
+            None => self.services.push(Box::new(service)),
+        }
         self
     }
 

@@ -976,3 +976,62 @@ async fn vfs_paths_attach_readable_files_only() {
         400
     );
 }
+
+#[tokio::test]
+async fn share_links_enforce_their_password_and_expiry() {
+    let env = Env::start().await;
+    env.control.set_epl(true);
+    let token = |r: Value| r["location"].as_str().unwrap().to_owned();
+    let shared = &env;
+    let send = |body: Value| async move { shared.post_json("/mail", "ralf", body).await };
+    let t: Value = env
+        .upload("a.txt", b"shared bytes")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let sent = send(json!({"to": ["a@example.com"], "attachments": [token(t)],
+        "attachmentType": "link", "sharePassword": "pw", "shareExpiration": "+2days"}))
+    .await;
+    assert_eq!(sent.status(), 200);
+    let mail = env.sb.outbox().messages().pop().unwrap();
+    let link = mail.details["links"][0].as_str().unwrap().to_owned();
+    let share_token = link.rsplit('/').next().unwrap().to_owned();
+
+    // No password, a wrong one: refused with the share's realm, no bytes.
+    let none = env.http.get(&link).send().await.unwrap();
+    assert_eq!(none.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        header(&none, "www-authenticate"),
+        Some(format!("Basic realm=\"EGroupware share {share_token}\"").as_str())
+    );
+    assert!(!none.text().await.unwrap().contains("shared bytes"));
+    let wrong = env.http.get(&link).basic_auth(&share_token, Some("nope"));
+    assert_eq!(wrong.send().await.unwrap().status(), 401);
+    // The right one: the file.
+    let right = env.http.get(&link).basic_auth(&share_token, Some("pw"));
+    let right = right.send().await.unwrap();
+    assert_eq!(right.status(), 200);
+    assert_eq!(right.bytes().await.unwrap().as_ref(), b"shared bytes");
+    // An unknown token is a 404, as is an expired share.
+    let unknown = env
+        .http
+        .get(env.url("share.php", "/nosuchtoken"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 404);
+    let t: Value = env.upload("b.txt", b"old").await.json().await.unwrap();
+    assert_eq!(
+        send(json!({"to": ["a@example.com"], "attachments": [token(t)],
+            "attachmentType": "link", "shareExpiration": "2000-01-01"}))
+        .await
+        .status(),
+        200
+    );
+    let mail = env.sb.outbox().messages().pop().unwrap();
+    let expired = mail.details["links"][0].as_str().unwrap().to_owned();
+    let r = env.http.get(&expired).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    assert!(r.text().await.unwrap().contains("does NOT exist"));
+}

@@ -64,6 +64,57 @@ fn at_root(e: Error, operation: &'static str, hint: &str) -> Error {
 }
 
 impl TuyuProvider {
+    /// Tuyu answers a folder that does not exist exactly like one the account may not use
+    /// ("You do not have access privileges for this location"). When `e` is that refusal for
+    /// `path`, the folders above it are listed to tell the two apart: the first reachable
+    /// folder above that does not list the next one down means that one is missing, and the
+    /// error becomes `NotFound` naming it, with `hint` appended. Otherwise `e` stands.
+    pub(crate) async fn missing_or_refused(
+        &self,
+        path: &str,
+        e: Error,
+        operation: &'static str,
+        hint: &str,
+    ) -> Error {
+        if !e.is_permission_denied() || e.service_code().is_none() || path == "/" {
+            return e;
+        }
+        let Some(missing) = self.first_missing(path).await else {
+            return e;
+        };
+        let mut out = fail(
+            ErrorKind::NotFound,
+            operation,
+            format!("folder {missing} does not exist{hint}"),
+        )
+        .with_service_error(
+            e.service_code().map(str::to_owned),
+            e.service_message().map(str::to_owned),
+        );
+        if let Some(s) = e.status() {
+            out = out.with_status(s);
+        }
+        out
+    }
+
+    /// The highest folder of `path` that does not exist, when the folders above it can tell.
+    async fn first_missing(&self, path: &str) -> Option<String> {
+        let mut child = path.to_owned();
+        // One level per path segment at most.
+        for _ in 0..path.matches('/').count() {
+            let (parent, name) = split(&child)?;
+            if self.folder_exists(&parent).await.ok()? {
+                // Listed there: the refusal was about rights (or something below it).
+                return match self.listed_kind(&parent, &name).await {
+                    Some(_) => None,
+                    None => Some(child),
+                };
+            }
+            child = parent;
+        }
+        None
+    }
+
     /// A path from `folder_root` (`a/b` → `<root>a/b/`), checked.
     pub(crate) fn below_root(&self, relative: &str) -> Result<String> {
         let parts = normalize_folder(relative)?;
@@ -262,18 +313,23 @@ impl Browser for TuyuProvider {
             .await
             .map_err(|e| {
                 if folder == "/" {
-                    at_root(
+                    Err(at_root(
                         e,
                         "list",
                         &format!(
                             "only administrators may list the site root /; list a workspace such as {}, or set folder_root to one",
                             self.settings.workspace_path
                         ),
-                    )
+                    ))
                 } else {
-                    e
+                    Ok(e)
                 }
-            })?;
+            });
+        let list = match list {
+            Ok(list) => list,
+            Err(Err(e)) => return Err(e),
+            Err(Ok(e)) => return Err(self.missing_or_refused(&folder, e, "list", "").await),
+        };
         let per = list
             .max_files_page
             .filter(|n| *n > 0)

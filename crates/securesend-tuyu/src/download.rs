@@ -13,7 +13,19 @@ use crate::{PROVIDER, TuyuProvider};
 impl TuyuProvider {
     pub(crate) async fn download_file(&self, req: DownloadRequest) -> Result<Download> {
         let id = req.id().to_owned();
-        let resp = self.client.file_download(&id).await?;
+        let resp = self.client.file_download(&id).await.map_err(|e| {
+            // Tuyu answers an id that does not exist exactly like a file the account may not
+            // download, and has no request to tell them apart by id; a missing file is the
+            // likelier reading of an id someone typed, so the error is NotFound and says both.
+            if e.is_permission_denied() && e.service_code().is_some() {
+                let message = format!(
+                    "file {id} does not exist, or this account may not download it (Tuyu answers both alike)"
+                );
+                e.with_kind(ErrorKind::NotFound).with_message(message)
+            } else {
+                e
+            }
+        })?;
         let headers = resp.headers();
         let name = file_name(headers)
             .map(|n| sanitize_file_name(&n))

@@ -155,11 +155,28 @@ impl TuyuProvider {
         })
     }
 
+    /// Sends `msg`. Its point of no return is `file_send`: every failure before it (checks,
+    /// reads, the message folder, uploads, preparation) is [`Error::not_sent`], whatever the
+    /// failed request did, and what was uploaded is removed; a failure of `file_send` whose
+    /// request may have been carried out is [`Error::maybe_sent`] and keeps the files.
     pub(crate) async fn send_message(
         &self,
         msg: SecureMessage,
         existing: &[RemoteFile],
     ) -> Result<SendReceipt> {
+        self.prepare_and_send(msg, existing)
+            .await
+            .map_err(|e| if e.outcome_unknown() { e } else { e.not_sent() })
+    }
+
+    async fn prepare_and_send(
+        &self,
+        msg: SecureMessage,
+        existing: &[RemoteFile],
+    ) -> Result<SendReceipt> {
+        msg.cancel()
+            .check("the send, before any request,")
+            .map_err(|e| e.with_provider(PROVIDER).with_operation("send"))?;
         if existing.is_empty() {
             self.capabilities.check_message(PROVIDER, &msg)?;
         } else {
@@ -171,7 +188,15 @@ impl TuyuProvider {
         let plan = self.plan(&msg, existing)?;
 
         // Who is a user of the site, and what may the account do there (reads only).
-        let users = self.client.users_location_access(&plan.location).await?;
+        let cancel = msg.cancel();
+        let users = cancel
+            .guard(
+                "the send, before anything was uploaded,",
+                self.client.users_location_access(&plan.location),
+            )
+            .await
+            // A read that failed sends nothing, however far it got.
+            .map_err(Error::not_sent)?;
         let by_email: HashMap<String, &str> = users
             .iter()
             .filter(|u| u.is_user())
@@ -192,7 +217,13 @@ impl TuyuProvider {
                 non_users.join(", ")
             )));
         }
-        let listing = self.client.file_list(&plan.location, 1).await?;
+        let listing = cancel
+            .guard(
+                "the send, before anything was uploaded,",
+                self.client.file_list(&plan.location, 1),
+            )
+            .await
+            .map_err(Error::not_sent)?;
         let refuse = |what: &str| {
             Err(Error::new(
                 ErrorKind::PermissionDenied,
@@ -220,11 +251,23 @@ impl TuyuProvider {
             .await;
         match outcome {
             Ok(receipt) => Ok(receipt),
-            Err((e, true)) => Err(with_note(
-                e,
-                "the message may have been sent, so its files stay on the site; ask a recipient before sending again",
-            )),
-            Err((e, false)) => Err(self.clean_up(e, made).await),
+            Err((e, true)) => Err(with_note(e, "its files stay on the site").maybe_sent()),
+            // Before `file_send`, or refused by it: nothing went out, whatever the failed
+            // request did (an upload that may have landed is removed with the folder).
+            Err((e, false)) => {
+                let cancelled = e.is_cancelled();
+                let e = self.clean_up(e.not_sent(), &made).await;
+                if cancelled && !e.message().contains("could not be removed") {
+                    let what = if made.folder.is_some() || !made.files.is_empty() {
+                        "; what it had uploaded was removed"
+                    } else {
+                        "; nothing had been uploaded"
+                    };
+                    Err(with_note(e, what))
+                } else {
+                    Err(e)
+                }
+            }
         }
     }
 
@@ -239,14 +282,20 @@ impl TuyuProvider {
         non_users: &[&str],
         made: &mut Made,
     ) -> std::result::Result<SendReceipt, (Error, bool)> {
-        let settled = |e: Error| (e, false);
+        let settled = |e: Error| (e.or_provider(PROVIDER).or_operation("send"), false);
+        // Every step before `file_send` may be abandoned on a cancellation: the send then
+        // removes what it made. `file_send` itself is never abandoned.
+        let cancel = msg.cancel();
+        let before_send = "the send, before Tuyu was asked to send it,";
         let workspace_path = &self.settings.workspace_path;
         let mut folder = workspace_path.clone();
         if !msg.attachments().is_empty() && self.settings.config.message_folders {
             let name = folder_name();
-            let created = self
-                .client
-                .create_folder(&name, workspace_path)
+            let created = cancel
+                .guard(
+                    before_send,
+                    self.client.create_folder(&name, workspace_path),
+                )
                 .await
                 .map_err(settled)?;
             folder = format!("{workspace_path}{name}/");
@@ -263,7 +312,10 @@ impl TuyuProvider {
                 progress: msg.progress(),
                 index,
             };
-            let (info, sums) = self.client.file_upload(&spec).await.map_err(settled)?;
+            let (info, sums) = cancel
+                .guard(before_send, self.client.file_upload(&spec))
+                .await
+                .map_err(settled)?;
             made.files.push(info.file_id.clone());
             files.push(crate::upload::remote_file(&info, file, &folder, sums).map_err(settled)?);
         }
@@ -300,20 +352,23 @@ impl TuyuProvider {
         // Only files go out (no folders), so the rule is: two or more files, three or more
         // non-users.
         if files.len() >= 2 && non_users.len() >= 3 {
-            let prep = self
-                .client
-                .send_files_prep(&file_ids)
+            let prep = cancel
+                .guard(before_send, self.client.send_files_prep(&file_ids))
                 .await
                 .map_err(settled)?;
             fields.push(("file_preparation_id", prep));
         }
 
+        // The last safe point: past it, a cancellation waits for the service's answer.
+        cancel.check(before_send).map_err(settled)?;
         let sent_at = AtomicI64::new(0);
         self.client
             .file_send(&fields, &sent_at)
             .await
             .map_err(|e| {
-                let maybe = e.outcome_unknown();
+                // A 503 is Tuyu (or the load balancer in front of it) turning the request away
+                // unhandled; a lost answer, a 502 or a 504 may follow a handled one.
+                let maybe = e.outcome_unknown() && e.status() != Some(503);
                 (e, maybe)
             })?;
         fields.push((
@@ -349,7 +404,7 @@ impl TuyuProvider {
     }
 
     /// Removes what a failed send created; says in the error what could not be removed.
-    async fn clean_up(&self, e: Error, made: Made) -> Error {
+    async fn clean_up(&self, e: Error, made: &Made) -> Error {
         let ids: Vec<String> = match &made.folder {
             Some((id, _)) => vec![id.clone()],
             None => made.files.clone(),
@@ -366,7 +421,8 @@ impl TuyuProvider {
         }
         let place = made
             .folder
-            .map(|(_, path)| path)
+            .as_ref()
+            .map(|(_, path)| path.clone())
             .unwrap_or_else(|| self.settings.workspace_path.clone());
         with_note(
             e,

@@ -62,8 +62,16 @@ impl TuyuProvider {
             Some(f) => self.below_root(f)?,
             None => self.settings.workspace_path.clone(),
         };
+        let cancel = req.cancel();
+        let interrupted = |e: Error| e.or_provider(PROVIDER).or_operation("upload");
         if req.create_parents() && req.folder().is_some() {
-            self.ensure_folders(&path).await?;
+            cancel
+                .guard(
+                    "the upload, before any byte was sent,",
+                    self.ensure_folders(&path),
+                )
+                .await
+                .map_err(interrupted)?;
         }
         let spec = UploadSpec {
             path: &path,
@@ -74,7 +82,33 @@ impl TuyuProvider {
             progress: req.progress(),
             index: 0,
         };
-        let (info, sums) = self.client.file_upload(&spec).await?;
+        // Tuyu stores a file only when its one `file_upload` request is complete, so an
+        // upload abandoned mid-body leaves nothing behind.
+        let uploaded = cancel
+            .guard(
+                &format!("the upload of {}", req.file().name()),
+                self.client.file_upload(&spec),
+            )
+            .await;
+        let (info, sums) = match uploaded {
+            Ok(done) => done,
+            Err(e) if e.is_cancelled() => {
+                return Err(crate::send::with_note(
+                    interrupted(e),
+                    &format!(
+                        "Tuyu keeps a file only when its upload arrived whole, so {path} holds it only if the interruption came at the very end"
+                    ),
+                ));
+            }
+            Err(e) => {
+                let hint = if req.create_parents() {
+                    ""
+                } else {
+                    "; create it first (securesend mkdir --parents) or upload with --parents"
+                };
+                return Err(self.missing_or_refused(&path, e, "upload", hint).await);
+            }
+        };
         remote_file(&info, req.file(), &path, sums)
     }
 }

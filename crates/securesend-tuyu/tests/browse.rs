@@ -339,3 +339,35 @@ async fn existing_folders_conflict_and_parents_create_each_level() {
         Some("/Designers_workspace/up/load/")
     );
 }
+
+#[tokio::test]
+async fn a_missing_folder_or_file_is_not_found_not_permission_denied() {
+    let sandbox = start().await;
+    let p = sandbox_provider(&sandbox, Some(WORKSPACE));
+    // Tuyu answers all three with its access error; the adapter tells missing from forbidden.
+    let e = p.list(ListRequest::at("nowhere/deeper")).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::NotFound, "{e}");
+    assert!(
+        e.to_string()
+            .contains(&format!("folder {WORKSPACE}nowhere/ does not exist")),
+        "{e}"
+    );
+    let upload = UploadRequest::builder(Attachment::from_bytes("r.pdf", "r"))
+        .folder("reports/2026")
+        .build()
+        .unwrap();
+    let e = p.upload(upload).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::NotFound, "{e}");
+    assert!(e.to_string().contains("--parents"), "{e}");
+    let e = p
+        .download(DownloadRequest::new("987654"))
+        .await
+        .map(|_| ())
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::NotFound, "{e}");
+    assert!(e.to_string().contains("file 987654 does not exist"), "{e}");
+    // A folder that is there but off limits stays a permission error: the site root.
+    let rooted = sandbox_provider(&sandbox, None);
+    let e = rooted.list(ListRequest::top()).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::PermissionDenied, "{e}");
+}

@@ -201,12 +201,12 @@ async fn upload_and_download_round_trip_by_sha256() {
         .await
         .unwrap();
     assert_eq!(replaced.size, Some(2));
-    // An unknown id is refused by the envelope.
+    // An unknown id is refused by the access envelope, and reported as not found.
     let e = p
         .download(DownloadRequest::new("999999"))
         .await
         .unwrap_err();
-    assert!(e.is_permission_denied(), "{e}");
+    assert!(e.is_not_found(), "{e}");
 }
 
 #[tokio::test]
@@ -574,4 +574,115 @@ async fn signing_base_url_matches_the_fact_sheet_host() {
         .await
         .unwrap_err();
     assert!(e.is_unauthenticated(), "{e}");
+}
+
+#[tokio::test]
+async fn a_failure_before_file_send_is_not_sent_and_one_of_file_send_may_have_sent() {
+    let msg = || {
+        SecureMessage::builder()
+            .to(SITE_USER)
+            .attach(Attachment::from_bytes("x.txt", "x"))
+            .build()
+            .unwrap()
+    };
+    for step in ["/api/create_folder", "/api/file_upload"] {
+        let (sandbox, tuyu) = start(TuyuOptions::default()).await;
+        let entries = tuyu.site().entries().len();
+        sandbox.faults().add(FaultRule::new(
+            Route::new("POST", step).unwrap(),
+            FaultAction::status(503),
+        ));
+        let e = provider(&sandbox).send(msg()).await.unwrap_err();
+        assert!(e.is_not_sent(), "{step}: {e}");
+        assert!(!e.outcome_unknown(), "{step}: {e}");
+        assert!(e.is_retryable(), "{step}: a 503 is worth another try: {e}");
+        assert!(e.to_string().contains("not sent"), "{step}: {e}");
+        assert_eq!(sandbox.outbox().count(), 0, "{step}");
+        assert_eq!(count(&sandbox, "POST", "/api/file_send"), 0, "{step}");
+        assert_eq!(
+            tuyu.site().entries().len(),
+            entries,
+            "{step}: what the send made is removed"
+        );
+    }
+
+    // On `file_send` itself: a 504 (or a lost answer) may follow a handled request; a 503
+    // turns it away unhandled, and the send is cleaned up and worth another try.
+    for (status, unclear) in [(504, true), (503, false)] {
+        let (sandbox, tuyu) = start(TuyuOptions::default()).await;
+        let entries = tuyu.site().entries().len();
+        sandbox.faults().add(FaultRule::new(
+            Route::new("POST", "/api/file_send").unwrap(),
+            FaultAction::status(status),
+        ));
+        let e = provider(&sandbox).send(msg()).await.unwrap_err();
+        assert_eq!(e.is_not_sent(), !unclear, "{status}: {e}");
+        assert_eq!(e.outcome_unknown(), unclear, "{status}: {e}");
+        if unclear {
+            assert!(e.to_string().contains("may have been sent"), "{e}");
+            assert_eq!(tuyu.site().entries().len(), entries + 2, "files kept");
+        } else {
+            assert!(e.is_retryable(), "{e}");
+            assert_eq!(tuyu.site().entries().len(), entries, "cleaned up");
+        }
+        assert_eq!(
+            count(&sandbox, "POST", "/api/file_send"),
+            1,
+            "never repeated"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_cancelled_send_stops_before_file_send_and_removes_its_uploads() {
+    let (sandbox, tuyu) = start(TuyuOptions::default()).await;
+    let entries = tuyu.site().entries().len();
+    // The second upload hangs, so the signal arrives with the first file on the site.
+    sandbox.faults().add(
+        FaultRule::new(
+            Route::new("POST", "/api/file_upload").unwrap(),
+            FaultAction::Delay(Duration::from_secs(3600)),
+        )
+        .nth(2),
+    );
+    let cancel = securesend_core::Cancel::new();
+    let msg = SecureMessage::builder()
+        .to(SITE_USER)
+        .attach(Attachment::from_bytes("one.txt", "1"))
+        .attach(Attachment::from_bytes("two.txt", "2"))
+        .cancel_on(cancel.clone())
+        .build()
+        .unwrap();
+    let p = provider(&sandbox);
+    let send = tokio::spawn(async move { p.send(msg).await });
+    while count(&sandbox, "POST", "/api/file_upload") < 1 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    cancel.cancel();
+    let e = send.await.unwrap().unwrap_err();
+    assert!(e.is_cancelled(), "{e}");
+    assert!(e.is_not_sent(), "{e}");
+    assert!(e.to_string().contains("was removed"), "{e}");
+    assert_eq!(count(&sandbox, "POST", "/api/file_send"), 0);
+    assert_eq!(sandbox.outbox().count(), 0);
+    assert_eq!(
+        tuyu.site().entries().len(),
+        entries,
+        "the message folder and its file are gone"
+    );
+
+    // A signal that fired before the send: no request at all.
+    let before = sandbox.journal().snapshot().len();
+    let cancel = securesend_core::Cancel::new();
+    cancel.cancel();
+    let msg = SecureMessage::builder()
+        .to(SITE_USER)
+        .attach(Attachment::from_bytes("three.txt", "3"))
+        .cancel_on(cancel)
+        .build()
+        .unwrap();
+    let e = provider(&sandbox).send(msg).await.unwrap_err();
+    assert!(e.is_cancelled() && e.is_not_sent(), "{e}");
+    assert_eq!(sandbox.journal().snapshot().len(), before);
 }

@@ -542,9 +542,16 @@ fn send(
     if let Some(r) = epl_check(state, &data, &resolved) {
         return r;
     }
+    let now = state.ctx.clock().now();
+    let mut share_expires = None;
     if let Some(exp) = text(&data, "shareExpiration") {
-        if !resolved.files.is_empty() && !valid_expiration(&exp) {
-            return envelope(0, &format!("Invalid shareExpiration '{exp}'"));
+        if !resolved.files.is_empty() {
+            share_expires = valid_expiration(&exp)
+                .then(|| super::share::expiry_of(&exp, now))
+                .flatten();
+            if share_expires.is_none() {
+                return envelope(0, &format!("Invalid shareExpiration '{exp}'"));
+            }
         }
     }
     let (to, cc, bcc) = (
@@ -606,16 +613,21 @@ fn send(
         d.insert("attachmentType".into(), json!(resolved.attachment_type));
         if resolved.attachment_type != "attach" {
             let base = state.ctx.base_url();
-            let links: Vec<String> = resolved
-                .files
-                .iter()
-                .map(|_| {
-                    format!(
-                        "{base}/egroupware/share.php/{}",
-                        random_token(TokenFormat::Alphanumeric { len: 32 })
-                    )
-                })
-                .collect();
+            let password = text(&data, "sharePassword");
+            let mut links = Vec::new();
+            for (_, file_id, name) in &resolved.files {
+                let token = random_token(TokenFormat::Alphanumeric { len: 32 });
+                links.push(format!("{base}/egroupware/share.php/{token}"));
+                inner.shares.insert(
+                    token,
+                    super::share::Share {
+                        file_id: file_id.clone(),
+                        name: name.clone(),
+                        password: password.clone(),
+                        expires: share_expires,
+                    },
+                );
+            }
             d.insert("links".into(), json!(links));
         }
     }

@@ -12,6 +12,7 @@
 //! | `GET`/`POST /mail[/<id>]/vacation`, `GET`/`PATCH /mail/<id>` | merge and validation rules of the fact sheet |
 //! | WebDAV `GET`/`HEAD` | files with `Last-Modified`, `ETag`, single ranges (206/416) and multiple ranges (`multipart/byteranges`); folders as an HTML index |
 //! | WebDAV `PUT` | 201 new / 204 replaced, 409 missing parent, 403 not writable or a folder, 413 over quota, 423 locked, 501 for chunked bodies (Apache + FastCGI, switchable) |
+//! | `GET`/`HEAD /share.php/<token>` | the shared file; unknown or expired → 404, a share with a password wants it as the Basic password (401, realm `EGroupware share <token>`) |
 //! | WebDAV `MKCOL`, `DELETE` | 201/405/409/403, 204/404/403 |
 //! | WebDAV `PROPFIND` | `Depth: 0` or `1` → 207 multistatus in `text/xml` (the resource first, then its readable members; `allprop`, `propname` or a `prop` list), 404 missing, 403 unreadable, 400 for a body that is no `DAV:propfind`; `Depth: infinity` or none → 403 `propfind-finite-depth` (stricter than EGroupware; see the `propfind` module) |
 //!
@@ -37,6 +38,7 @@ mod auth;
 mod mail;
 mod propfind;
 mod reply;
+mod share;
 mod state;
 mod webdav;
 
@@ -62,6 +64,14 @@ impl Egroupware {
     /// A module with default switches (everyone online, community edition, FastCGI).
     pub fn new() -> Egroupware {
         Egroupware::default()
+    }
+
+    /// A module whose server runs the EPL edition (share passwords, share expiry and
+    /// writable shares work); its generated profile says `edition = "epl"`.
+    pub fn epl() -> Egroupware {
+        let egw = Egroupware::default();
+        egw.control.set_epl(true);
+        egw
     }
 
     /// The switches, shared with every sandbox this module is mounted in.
@@ -94,6 +104,7 @@ impl Service for Egroupware {
             .route("/egroupware/groupdav.php/{*rest}", any(mail::handle))
             .route("/egroupware/webdav.php", any(webdav::handle))
             .route("/egroupware/webdav.php/{*rest}", any(webdav::handle))
+            .route("/egroupware/share.php/{*rest}", any(share::handle))
             .with_state(state.clone());
 
         let ralf = state
@@ -119,6 +130,11 @@ impl Service for Egroupware {
             .credential("app_password_files_only", &token(6))
             .credential("app_password_no_mail", &token(7))
             .seeded(SeededItem::file(welcome_path, &welcome).detail("user", "ralf"));
+        if self.control.epl() {
+            // The profile follows the server, so share passwords and expiry are not refused
+            // up front by the adapter (nor answered 500 by a community server).
+            mount = mount.profile_field("edition", "epl");
+        }
         for account in &state.accounts {
             mount = mount.credential(&format!("password_{}", account.login), &account.password);
         }

@@ -297,6 +297,8 @@ pub(crate) struct Inner {
     pub vacation: HashMap<u32, serde_json::Map<String, serde_json::Value>>,
     /// Fields changed with `PATCH /mail/<id>`, by identity.
     pub account_changes: HashMap<u64, serde_json::Map<String, serde_json::Value>>,
+    /// Shares made by sends, by token (`share.php/<token>`).
+    pub shares: HashMap<String, super::share::Share>,
 }
 
 fn identity(ident_id: u64, acc_id: u64, realname: &str, org: &str, email: &str) -> IdentityRecord {
