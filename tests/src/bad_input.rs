@@ -272,6 +272,85 @@ pub async fn bad_input_matrix(target: &Target) -> usize {
             }),
         ),
         case(
+            "right-to-left override in name",
+            "file name \"inv\\u{202e}fdp.exe\" contains the invisible character U+202E RIGHT-TO-LEFT OVERRIDE",
+            message_case(t, || {
+                to_one()
+                    .attach(Attachment::from_path(&good).with_name("inv\u{202E}fdp.exe"))
+                    .build()
+            }),
+        ),
+        case(
+            "zero-width space in name",
+            "U+200B ZERO WIDTH SPACE",
+            message_case(t, || {
+                to_one()
+                    .attach(Attachment::from_path(&good).with_name("report\u{200B}.pdf"))
+                    .build()
+            }),
+        ),
+        case(
+            "soft hyphen in name",
+            "U+00AD SOFT HYPHEN",
+            message_case(t, || {
+                to_one()
+                    .attach(Attachment::from_path(&good).with_name("in\u{AD}voice.pdf"))
+                    .build()
+            }),
+        ),
+        case(
+            "zero-width joiner outside a word in name",
+            "U+200D ZERO WIDTH JOINER outside a word",
+            message_case(t, || {
+                to_one()
+                    .attach(Attachment::from_path(&good).with_name("a\u{200D}b.txt"))
+                    .build()
+            }),
+        ),
+        case(
+            "right-to-left override in uploaded name",
+            "U+202E RIGHT-TO-LEFT OVERRIDE",
+            upload_case(t, || {
+                UploadRequest::builder(Attachment::from_path(&good).with_name("inv\u{202E}fdp.exe"))
+                    .build()
+            }),
+        ),
+        case(
+            "isolate in upload folder",
+            "U+2067 RIGHT-TO-LEFT ISOLATE",
+            upload_case(t, || {
+                UploadRequest::builder(Attachment::from_path(&good))
+                    .folder("in\u{2067}box")
+                    .build()
+            }),
+        ),
+        case(
+            "right-to-left override in subject",
+            "subject contains the invisible character U+202E RIGHT-TO-LEFT OVERRIDE",
+            message_case(t, || to_one().subject("Invoice \u{202E}fdp.exe").build()),
+        ),
+        case(
+            "embedding in display name",
+            "to: display name",
+            message_case(t, || {
+                SecureMessage::builder()
+                    .to("\"Bank \u{202B}x\" <ada@example.com>")
+                    .build()
+            }),
+        ),
+        case(
+            "non-ASCII user part",
+            "needs SMTPUTF8",
+            message_case(t, || {
+                SecureMessage::builder().to("jürgen@example.com").build()
+            }),
+        ),
+        case(
+            "invalid internationalised domain",
+            "not a valid internationalised domain",
+            message_case(t, || to_one().cc("ada@xn--zz.example").build()),
+        ),
+        case(
             "CR/LF in content type",
             "content type",
             message_case(t, || {

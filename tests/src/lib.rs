@@ -22,6 +22,7 @@ mod bad_input;
 mod browse;
 mod files;
 mod local;
+mod recipients;
 mod round_trip;
 mod sandbox;
 mod send;
@@ -34,6 +35,7 @@ pub use bad_input::{bad_input_matrix, size_changes};
 pub use browse::browse;
 pub use files::{TestFiles, sha256_file};
 pub use local::LocalObserver;
+pub use recipients::recipients_once_in_ascii;
 pub use round_trip::{LARGE, boundary_sizes, round_trips};
 pub use sandbox::SandboxObserver;
 pub use send::{send_files, send_zero_one_three};
@@ -59,6 +61,10 @@ pub trait Observer: Send + Sync {
 
     /// The files the recipients of a sent message received.
     async fn delivered(&self, receipt: &SendReceipt) -> Vec<DeliveredFile>;
+
+    /// Every address the service delivered a sent message to (to, cc and bcc alike), as the
+    /// service recorded it.
+    async fn recipients(&self, receipt: &SendReceipt) -> Vec<String>;
 }
 
 /// A provider under test.

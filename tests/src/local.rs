@@ -81,4 +81,17 @@ impl Observer for LocalObserver {
         files.sort();
         files
     }
+
+    async fn recipients(&self, receipt: &SendReceipt) -> Vec<String> {
+        // The provider's delivery record: the envelope of the stored message (bcc included,
+        // which the message itself never shows).
+        let path = self
+            .root
+            .join("outbox")
+            .join(&receipt.message_id)
+            .join("receipt.json");
+        let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+        let stored: SendReceipt = serde_json::from_slice(&bytes).expect("receipt.json parses");
+        stored.recipients
+    }
 }

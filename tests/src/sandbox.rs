@@ -61,4 +61,14 @@ impl Observer for SandboxObserver {
         files.sort();
         files
     }
+
+    async fn recipients(&self, receipt: &SendReceipt) -> Vec<String> {
+        let mail = self.outbox.get(&receipt.message_id).unwrap_or_else(|| {
+            panic!(
+                "the sandbox delivered no message with id {}",
+                receipt.message_id
+            )
+        });
+        mail.recipients().map(str::to_owned).collect()
+    }
 }

@@ -34,6 +34,13 @@ async fn sends() {
     c::send_zero_one_three(&t).await;
 }
 
+/// Repeated recipients reach the service once, internationalised domains as A-labels.
+#[tokio::test]
+async fn recipients_are_sent_once_in_ascii() {
+    let (_sandbox, t) = target().await;
+    assert!(c::recipients_once_in_ascii(&t).await >= 3);
+}
+
 #[tokio::test]
 async fn round_trips() {
     let (_sandbox, t) = target().await;
@@ -51,7 +58,7 @@ async fn a_file_whose_size_changes_fails_for_good() {
 #[tokio::test]
 async fn bad_input_sends_nothing() {
     let (sandbox, t) = target().await;
-    assert!(c::bad_input_matrix(&t).await >= 30);
+    assert!(c::bad_input_matrix(&t).await >= 40);
     assert!(
         sandbox.journal().is_empty(),
         "bad input reached the service"

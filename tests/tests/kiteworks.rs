@@ -70,6 +70,13 @@ async fn sends() {
     c::send_zero_one_three(&t).await;
 }
 
+/// Repeated recipients reach the service once, internationalised domains as A-labels.
+#[tokio::test]
+async fn recipients_are_sent_once_in_ascii() {
+    let (_sandbox, t, _state) = target().await;
+    assert!(c::recipients_once_in_ascii(&t).await >= 3);
+}
+
 /// The sandbox announces 10 MiB (the service's default), below the profile's 16 MiB cap:
 /// 10 MiB chunks.
 #[tokio::test]
@@ -108,7 +115,7 @@ async fn a_file_whose_size_changes_fails_for_good() {
 #[tokio::test]
 async fn bad_input_touches_nothing() {
     let (sandbox, t, _state) = target().await;
-    assert!(c::bad_input_matrix(&t).await >= 30);
+    assert!(c::bad_input_matrix(&t).await >= 40);
     assert!(
         sandbox.journal().is_empty(),
         "bad input reached the service"

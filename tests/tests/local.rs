@@ -39,6 +39,13 @@ async fn sends() {
     c::send_zero_one_three(&target(dir.path())).await;
 }
 
+/// Repeated recipients reach the service once, internationalised domains as A-labels.
+#[tokio::test]
+async fn recipients_are_sent_once_in_ascii() {
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(c::recipients_once_in_ascii(&target(dir.path())).await, 5);
+}
+
 #[tokio::test]
 async fn round_trips() {
     let dir = tempfile::tempdir().unwrap();
@@ -57,7 +64,7 @@ async fn a_file_whose_size_changes_fails_for_good() {
 async fn bad_input_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let t = target(&dir.path().join("data"));
-    assert!(c::bad_input_matrix(&t).await >= 30);
+    assert!(c::bad_input_matrix(&t).await >= 40);
     assert!(
         !dir.path().join("data").exists(),
         "bad input created the data directory"

@@ -46,10 +46,14 @@ pub struct Entry {
 
 impl Entry {
     /// An entry; set the rest with the `with_*` methods.
+    ///
+    /// The name is shown to people, so its invisible format characters are removed
+    /// ([`strip_invisible`](crate::names::strip_invisible)); the id and path stay as the
+    /// service gave them, since they address the entry.
     pub fn new(id: impl Into<String>, name: impl Into<String>, kind: EntryKind) -> Self {
         Entry {
             id: id.into(),
-            name: name.into(),
+            name: crate::names::strip_invisible(&name.into()),
             kind,
             size: None,
             modified: None,

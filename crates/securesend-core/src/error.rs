@@ -429,8 +429,10 @@ impl Error {
     }
 }
 
-/// Cuts server-supplied text to a bounded length and removes control characters, so a hostile
-/// or broken server cannot flood logs or inject lines.
+/// Cuts server-supplied text to a bounded length and removes control characters and invisible
+/// format characters (bidirectional overrides, zero-width spaces: see
+/// [`names::strip_invisible`](crate::names::strip_invisible)), so a hostile or broken server
+/// cannot flood logs, inject lines or make a name read as another.
 pub fn clean_service_text(text: &str) -> String {
     let mut out = String::new();
     for (n, c) in text.chars().enumerate() {
@@ -440,7 +442,7 @@ pub fn clean_service_text(text: &str) -> String {
         }
         out.push(if c.is_control() { ' ' } else { c });
     }
-    out.trim().to_owned()
+    crate::names::strip_invisible(&out).trim().to_owned()
 }
 
 impl fmt::Display for Error {
@@ -454,9 +456,10 @@ impl fmt::Display for Error {
         }
         write!(f, "{}: ", i.kind)?;
         // Messages quote what the caller gave (paths, names, ids); control characters in them
-        // are escaped so the error stays one line and cannot drive a terminal.
+        // are escaped so the error stays one line and cannot drive a terminal, and invisible
+        // format characters (a right-to-left override) so the line reads as it is.
         for c in i.message.chars() {
-            if c.is_control() {
+            if c.is_control() || crate::names::is_deceptive_format(c) {
                 write!(f, "{}", c.escape_default())?;
             } else {
                 write!(f, "{c}")?;

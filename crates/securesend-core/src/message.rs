@@ -196,7 +196,8 @@ impl SecureMessage {
     pub fn reply_to(&self) -> &[Address] {
         &self.reply_to
     }
-    /// Every recipient: to, then cc, then bcc.
+    /// Every recipient: to, then cc, then bcc; each mailbox once (see
+    /// [`MessageBuilder::build`]).
     pub fn recipients(&self) -> impl Iterator<Item = &Address> {
         self.to.iter().chain(&self.cc).chain(&self.bcc)
     }
@@ -385,6 +386,25 @@ impl MessageBuilder {
 
     /// Checks everything (addresses, header values, attachment files, option values) and
     /// returns the message, or the first problem as an invalid-input error.
+    ///
+    /// A mailbox given more than once (the same address, its domain compared without regard
+    /// to case or to Unicode and punycode spelling: [`Address::same_mailbox`]) is kept only
+    /// where it first appears, in the order to, cc, bcc: each recipient gets the message once,
+    /// and an address in both to and bcc stays visible as the to it was also given as.
+    ///
+    /// ```
+    /// use securesend_core::SecureMessage;
+    ///
+    /// let msg = SecureMessage::builder()
+    ///     .to("ada@example.com")
+    ///     .cc("Ada <ada@EXAMPLE.com>")
+    ///     .bcc("ada@example.com")
+    ///     .bcc("grace@example.com")
+    ///     .build()?;
+    /// assert_eq!(msg.cc().len(), 0);
+    /// assert_eq!(msg.bcc()[0].email(), "grace@example.com");
+    /// # Ok::<(), securesend_core::Error>(())
+    /// ```
     pub fn build(self) -> Result<SecureMessage> {
         if let Some(e) = self.first_error {
             return Err(e);
@@ -425,11 +445,21 @@ impl MessageBuilder {
             .into_iter()
             .map(CheckedFile::check)
             .collect::<Result<Vec<_>>>()?;
+        let mut seen = std::collections::HashSet::new();
+        let mut once = |list: Vec<Address>| -> Vec<Address> {
+            list.into_iter()
+                .filter(|a| {
+                    let (user, domain) = a.mailbox_key();
+                    seen.insert((user.to_owned(), domain))
+                })
+                .collect()
+        };
+        let (to, cc, bcc) = (once(self.to), once(self.cc), once(self.bcc));
         Ok(SecureMessage {
             from: self.from,
-            to: self.to,
-            cc: self.cc,
-            bcc: self.bcc,
+            to,
+            cc,
+            bcc,
             reply_to: self.reply_to,
             subject: self.subject,
             text: self.text,
@@ -442,12 +472,20 @@ impl MessageBuilder {
     }
 }
 
-/// Refuses header values that could break a header line (CR, LF and other controls but tab)
-/// or exceed the line limit.
+/// Refuses header values that could break a header line (CR, LF and other controls but tab),
+/// that hold a bidirectional embedding, override or isolate control (U+202A–U+202E,
+/// U+2066–U+2069: they make the text after them read as something else), or that exceed the
+/// line limit.
 pub fn check_header_text(field: &str, value: &str) -> Result<()> {
     if value.chars().any(|c| c.is_control() && c != '\t') {
         return Err(Error::invalid_input(format!(
             "{field} contains a line break or control character; put it on one line"
+        )));
+    }
+    if let Some(c) = crate::names::bidi_control(value) {
+        return Err(Error::invalid_input(format!(
+            "{field} contains {}, which reorders the text after it; remove it",
+            crate::names::describe_invisible(c)
         )));
     }
     if value.chars().count() > MAX_SUBJECT_CHARS {
@@ -475,6 +513,23 @@ mod tests {
             (base().reply_to(""), "reply-to"),
             (base().subject("hi\r\nBcc: e@v.il"), "subject"),
             (base().subject("x".repeat(999)), "subject"),
+            (
+                base().subject("Invoice \u{202E}fdp.exe"),
+                "subject contains the invisible character U+202E RIGHT-TO-LEFT OVERRIDE",
+            ),
+            (
+                base().subject("a \u{2066}b"),
+                "subject contains the invisible character U+2066 LEFT-TO-RIGHT ISOLATE",
+            ),
+            (
+                base().cc("\"Eve \u{202D}\" <eve@example.com>"),
+                "cc: display name",
+            ),
+            (base().to("jürgen@example.com"), "needs SMTPUTF8"),
+            (
+                base().attach(Attachment::from_bytes("inv\u{202E}fdp.exe", "x")),
+                "U+202E RIGHT-TO-LEFT OVERRIDE",
+            ),
             (base().text("a\0b"), "text body"),
             (base().password(""), "password"),
             (base().expires(Expiry::Days(0)), "expiry"),
@@ -516,6 +571,46 @@ mod tests {
             .unwrap();
         assert_eq!(m.recipients().count(), 3);
         assert_eq!(m.options().priority, Priority::High);
+    }
+
+    #[test]
+    fn repeated_recipients_are_kept_once_where_they_first_appear() {
+        let m = SecureMessage::builder()
+            .bcc("dup@bücher.example")
+            .to("Ann <ann@example.com>")
+            .to("bob@example.com")
+            .to("ann@EXAMPLE.com")
+            .cc("bob@example.com")
+            .cc("cat@example.com")
+            .cc("Dup <dup@xn--bcher-kva.example>")
+            .bcc("ann@example.com")
+            .bcc("cat@Example.Com")
+            .bcc("eve@example.com")
+            .build()
+            .unwrap();
+        let emails = |l: &[Address]| l.iter().map(|a| a.email().to_owned()).collect::<Vec<_>>();
+        assert_eq!(emails(m.to()), ["ann@example.com", "bob@example.com"]);
+        // The first spelling wins, with its display name.
+        assert_eq!(m.to()[0].name(), Some("Ann"));
+        // A to or cc given first beats an earlier-written bcc: the order is to, cc, bcc.
+        assert_eq!(
+            emails(m.cc()),
+            ["cat@example.com", "dup@xn--bcher-kva.example"]
+        );
+        assert_eq!(emails(m.bcc()), ["eve@example.com"]);
+        assert_eq!(m.recipients().count(), 5);
+        // The user part is not folded: these are two mailboxes.
+        let m = base().cc("A@example.com").build().unwrap();
+        assert_eq!(m.recipients().count(), 2);
+    }
+
+    #[test]
+    fn subjects_may_be_right_to_left_but_not_reordered() {
+        let m = base()
+            .subject("שלום \u{200F}report\u{200E} 2026")
+            .build()
+            .unwrap();
+        assert!(m.subject().starts_with("שלום"));
     }
 
     #[test]

@@ -38,6 +38,10 @@ pub struct RemoteFile {
 
 impl RemoteFile {
     /// A file with the fields every provider knows; set the others with the `with_*` methods.
+    ///
+    /// The name is shown to people, so its invisible format characters are removed
+    /// ([`strip_invisible`](crate::names::strip_invisible)): a service's
+    /// `inv\u{202E}fdp.exe` is reported as the `invfdp.exe` it is, not as "invexe.pdf".
     pub fn new(
         provider: impl Into<String>,
         id: impl Into<String>,
@@ -46,7 +50,7 @@ impl RemoteFile {
         RemoteFile {
             provider: provider.into(),
             id: id.into(),
-            name: name.into(),
+            name: crate::names::strip_invisible(&name.into()),
             size: None,
             content_type: None,
             checksums: Checksums::default(),

@@ -20,8 +20,8 @@ use size::ExactReader;
 pub use size::read_error;
 pub(crate) use size::{Found, size_change_in, size_changed};
 pub use small::{
-    MAX_BODY_FILE, MAX_CONFIG_FILE, MAX_SECRET_FILE, SmallFile, read_small_file, read_small_from,
-    read_small_text, read_small_text_from,
+    MAX_BODY_FILE, MAX_CA_FILE, MAX_CONFIG_FILE, MAX_SECRET_FILE, SmallFile, read_small_file,
+    read_small_from, read_small_text, read_small_text_from,
 };
 
 /// A boxed byte reader.

@@ -20,6 +20,10 @@ pub const MAX_CONFIG_FILE: u64 = 1 << 20;
 pub const MAX_SECRET_FILE: u64 = 64 << 10;
 /// The largest message body read from a file or standard input (text or HTML): 8 MiB.
 pub const MAX_BODY_FILE: u64 = 8 << 20;
+/// The largest CA certificate file read (`http.ca_files`): 4 MiB. A whole system bundle
+/// (Mozilla's roots, about 150 certificates) is about 250 KiB; the cap leaves room for a
+/// bundle many times that, and still refuses `/dev/zero` or a log file given by mistake.
+pub const MAX_CA_FILE: u64 = 4 << 20;
 
 /// What a small file is for: the words errors use for it, its cap, and the kind of error
 /// that reports a problem with it.
@@ -45,6 +49,10 @@ impl SmallFile {
     /// An HTML body (`--html-file`; [`MAX_BODY_FILE`], invalid-input errors).
     pub const HTML_BODY: SmallFile =
         SmallFile::new("HTML body file", MAX_BODY_FILE, ErrorKind::InvalidInput);
+
+    /// A PEM file of CA certificates (`http.ca_files`; [`MAX_CA_FILE`], configuration errors).
+    pub const CA_FILE: SmallFile =
+        SmallFile::new("CA certificate file", MAX_CA_FILE, ErrorKind::Configuration);
 
     /// Another kind of small file: `what` names it in errors ("private key file"), `cap` is
     /// the most bytes accepted, `kind` the kind of its errors.

@@ -18,6 +18,7 @@ use super::retry::{self, Answer, RETRY_STATUSES, Repeat, RetryHook, Sleeper, par
 use super::settings::HttpSettings;
 use super::transport::{Phase, transport_error};
 use crate::error::{Error, ErrorKind, Result};
+use crate::file::{SmallFile, read_small_file};
 
 /// How long one request may take in all.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -577,8 +578,10 @@ fn extra_roots(settings: &HttpSettings, base_dir: &Path) -> Result<Vec<reqwest::
             base_dir.join(path)
         };
         let shown = full.display();
-        let bytes = std::fs::read(&full)
-            .map_err(|e| Error::config(format!("`http.ca_files`: cannot read {shown}: {e}")))?;
+        // Bounded: a FIFO, a device or a huge file listed by mistake is refused with one line,
+        // never read into memory or waited on.
+        let bytes = read_small_file(&full, SmallFile::CA_FILE)
+            .map_err(|e| Error::config(format!("`http.ca_files`: {}", e.message())))?;
         let certs = CertificateDer::pem_slice_iter(&bytes)
             .collect::<std::result::Result<Vec<_>, _>>()
             .map_err(|e| {

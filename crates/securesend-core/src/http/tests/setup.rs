@@ -20,7 +20,7 @@ fn a_ca_file_that_is_not_pem_is_a_configuration_error_naming_the_key() {
     for (file, needle) in [
         ("notes.txt", "holds no PEM certificate"),
         ("broken.pem", "not usable as a root"),
-        ("missing.pem", "cannot read"),
+        ("missing.pem", "does not exist"),
     ] {
         s.ca_files = vec![file.into()];
         let e = build(&s, dir.path());
@@ -32,6 +32,42 @@ fn a_ca_file_that_is_not_pem_is_a_configuration_error_naming_the_key() {
         );
         assert!(text.contains(needle), "{text}");
         assert_eq!(e.provider(), Some("test"));
+    }
+}
+
+#[test]
+fn a_ca_file_is_read_under_a_cap_and_never_waited_on() {
+    let dir = tempfile::tempdir().unwrap();
+    // Sparse: 5 MiB reported, nothing written; read whole it would only say "no PEM".
+    std::fs::File::create(dir.path().join("huge.pem"))
+        .unwrap()
+        .set_len(crate::file::MAX_CA_FILE + (1 << 20))
+        .unwrap();
+    // Nobody ever writes to it: reading it unbounded would wait for ever.
+    nix::unistd::mkfifo(
+        &dir.path().join("fifo.pem"),
+        nix::sys::stat::Mode::from_bits_truncate(0o600),
+    )
+    .unwrap();
+    let mut s = HttpSettings::default();
+    for (file, needle) in [
+        (
+            "huge.pem",
+            "is 5 MiB; the limit for a CA certificate file is 4 MiB",
+        ),
+        ("fifo.pem", "is a FIFO (named pipe), not a regular file"),
+        ("/dev/zero", "is a character device, not a regular file"),
+    ] {
+        s.ca_files = vec![file.into()];
+        let e = build(&s, dir.path());
+        assert!(e.is_configuration(), "{e}");
+        let text = e.to_string();
+        assert!(
+            text.contains("`http.ca_files`: CA certificate file") && text.contains(file),
+            "{text}"
+        );
+        assert!(text.contains(needle), "{text}");
+        assert!(!text.contains('\n'), "{text}");
     }
 }
 
