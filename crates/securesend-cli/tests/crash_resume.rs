@@ -65,7 +65,7 @@ impl Scene {
             dir.path().join("state").display().to_string().into(),
         );
         let config = dir.path().join("securesend.toml");
-        std::fs::write(&config, generated::render_config(&table).unwrap()).unwrap();
+        generated::write_config(&config, &table).unwrap();
         let file = dir.path().join(FILE_NAME);
         std::fs::write(&file, content(FILE_SIZE)).unwrap();
         Scene {

@@ -58,7 +58,7 @@ impl Scene {
             dir.path().join("state").display().to_string().into(),
         );
         let config = dir.path().join("securesend.toml");
-        std::fs::write(&config, generated::render_config(&table).unwrap()).unwrap();
+        generated::write_config(&config, &table).unwrap();
         let file = dir.path().join("contract.bin");
         std::fs::write(&file, vec![7u8; FILE_SIZE as usize]).unwrap();
         Scene {

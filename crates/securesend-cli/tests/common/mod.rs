@@ -97,8 +97,7 @@ impl Running {
         let table =
             securesend_sandbox::generated::config_table(std::slice::from_ref(self.sandbox()), None);
         let path = dir.join("securesend.toml");
-        let text = securesend_sandbox::generated::render_config(&table).unwrap();
-        std::fs::write(&path, text).unwrap();
+        securesend_sandbox::generated::write_config(&path, &table).unwrap();
         path
     }
 
