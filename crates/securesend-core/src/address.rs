@@ -56,8 +56,16 @@ impl Address {
             return Err(Error::invalid_input("empty address; give user@domain"));
         }
         let mailbox = lettre::message::Mailbox::from_str(trimmed).map_err(|_| {
+            let hidden = crate::names::invisible_char(trimmed)
+                .map(|c| {
+                    format!(
+                        " (it contains {})",
+                        crate::names::describe_invisible(c)
+                    )
+                })
+                .unwrap_or_default();
             Error::invalid_input(format!(
-                "address {shown:?} is not a valid mail address; use user@domain or \"Name <user@domain>\""
+                "address {shown:?} is not a valid mail address{hidden}; use user@domain or \"Name <user@domain>\""
             ))
         })?;
         let parsed = mailbox.email.to_string();
@@ -69,6 +77,13 @@ impl Address {
                 "address {shown:?} is not a valid mail address; use user@domain"
             )));
         };
+        if let Some(c) = crate::names::invisible_char(&parsed) {
+            // IDNA would drop a soft hyphen silently; the address must read as what is sent.
+            return Err(Error::invalid_input(format!(
+                "address {shown:?} contains {}; remove it",
+                crate::names::describe_invisible(c)
+            )));
+        }
         if !user.is_ascii() {
             return Err(Error::invalid_input(format!(
                 "address {shown:?} has a user part (before the @) that is not ASCII, which needs SMTPUTF8 and no service here offers it; give an ASCII address"
@@ -334,6 +349,12 @@ mod tests {
             ("jürgen@example.com", "needs SMTPUTF8"),
             ("Jürgen <jürgen@bücher.example>", "needs SMTPUTF8"),
             ("ada@xn--zz.example", "not a valid internationalised domain"),
+            ("ada@bü\u{AD}cher.example", "U+00AD SOFT HYPHEN"),
+            ("ada@bücher\u{200B}.example", "U+200B ZERO WIDTH SPACE"),
+            (
+                "ada@b\u{202E}ücher.example",
+                "U+202E RIGHT-TO-LEFT OVERRIDE",
+            ),
             (
                 "ada@bü--cher.example",
                 "not a valid internationalised domain",

@@ -129,6 +129,19 @@ impl Download {
 
     async fn save(self, target: &Path, replace: bool) -> Result<SavedFile> {
         let dest = self.destination(target);
+        if !target.is_dir() {
+            // A name the caller chose: refused, like a name to send, when it would read as
+            // another (a right-to-left override, a zero-width space).
+            if let Some(name) = dest.file_name().and_then(|n| n.to_str()) {
+                if let Some(c) = crate::names::invisible_char(name) {
+                    return Err(Error::invalid_input(format!(
+                        "cannot save to {}: the file name contains {}; choose another name",
+                        dest.display(),
+                        crate::names::describe_invisible(c)
+                    )));
+                }
+            }
+        }
         let parent = match dest.parent() {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => PathBuf::from("."),
@@ -451,6 +464,38 @@ mod tests {
         assert_eq!(saved.path, dir.path().join("_._.._evil.txt"));
         assert_eq!(std::fs::read(&saved.path).unwrap(), b"hello world");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_name_with_invisible_characters_is_saved_as_what_it_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut file = RemoteFile::new("t", "1", "x").with_size(2);
+        // As a service could send it, past the constructor's own clean-up.
+        file.name = "inv\u{202E}fdp.exe\u{200B}".to_owned();
+        let saved = download(b"MZ", file).save_to(dir.path()).await.unwrap();
+        assert_eq!(saved.path, dir.path().join("invfdp.exe"));
+        assert_eq!(std::fs::read(&saved.path).unwrap(), b"MZ");
+        // And a name given by the service is reported without them too.
+        let listed = RemoteFile::new("t", "1", "inv\u{202E}fdp.exe");
+        assert_eq!(listed.name, "invfdp.exe");
+        let entry = crate::Entry::new("1", "\u{2067}a.txt", crate::EntryKind::File);
+        assert_eq!(entry.name, "a.txt");
+    }
+
+    #[tokio::test]
+    async fn a_chosen_name_with_an_invisible_character_is_refused_before_any_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = RemoteFile::new("t", "1", "a.txt").with_size(2);
+        let e = download(b"MZ", file)
+            .save_to(dir.path().join("inv\u{202E}fdp.exe"))
+            .await
+            .unwrap_err();
+        assert!(e.is_invalid_input(), "{e}");
+        assert!(
+            e.to_string().contains("U+202E RIGHT-TO-LEFT OVERRIDE"),
+            "{e}"
+        );
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     }
 
     #[tokio::test]

@@ -554,6 +554,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn service_text_and_error_lines_cannot_reorder_themselves() {
+        assert_eq!(
+            clean_service_text("File inv\u{202E}fdp.exe\u{200B} not found"),
+            "File invfdp.exe not found"
+        );
+        // A joiner inside a word is spelling and stays.
+        assert_eq!(clean_service_text("می\u{200C}خواهم"), "می\u{200C}خواهم");
+        let e = Error::invalid_input("cannot open inv\u{202E}fdp.exe");
+        let line = e.to_string();
+        assert!(!line.contains('\u{202E}'), "{line:?}");
+        assert!(line.contains("inv\\u{202e}fdp.exe"), "{line:?}");
+    }
+
+    #[test]
     fn control_characters_in_the_message_are_escaped() {
         let e = Error::invalid_input("file no\nsuch.pdf does not exist; check \u{1b}[2J");
         assert_eq!(
