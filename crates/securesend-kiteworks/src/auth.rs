@@ -26,7 +26,7 @@ use crate::PROVIDER;
 use crate::api::TokenResponse;
 use crate::config::{Credentials, JwtAlgorithm, Settings, TimestampUnit};
 use crate::error;
-use crate::token_store::TokenStore;
+use crate::token_store::{Kept, TokenStore};
 
 /// The signature flow's code (Kiteworks "Signature Authorization"):
 /// `base64(client_id)|@@|base64(user)|@@|timestamp|@@|nonce|@@|hex(HMAC-SHA1(key, base))` where
@@ -151,8 +151,8 @@ pub(crate) struct OAuth {
     settings: Arc<Settings>,
     signer: Option<JwtSigner>,
     store: Option<TokenStore>,
-    /// A token obtained by `login`, handed to the cache on its next fetch.
-    handover: std::sync::Mutex<Option<Token>>,
+    /// The token file held a token of other credentials (so "no token is kept" can say why).
+    foreign: std::sync::atomic::AtomicBool,
 }
 
 impl OAuth {
@@ -170,13 +170,25 @@ impl OAuth {
             settings,
             signer,
             store,
-            handover: std::sync::Mutex::new(None),
+            foreign: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
-    /// A token restored from disk, if one was kept for this account.
+    /// A token restored from disk, if one was kept for this account and these credentials.
     pub(crate) fn restored(&self) -> Option<Token> {
-        self.store.as_ref().and_then(TokenStore::load)
+        match self.store.as_ref()?.load() {
+            Kept::Token(t) => Some(t),
+            Kept::Nothing => None,
+            Kept::Foreign => {
+                tracing::info!(
+                    provider = PROVIDER,
+                    "the kept token was obtained with other credentials than the profile's; it is not used, and the next sign-in replaces it"
+                );
+                self.foreign
+                    .store(true, std::sync::atomic::Ordering::Relaxed);
+                None
+            }
+        }
     }
 
     fn token_url(&self) -> url::Url {
@@ -283,7 +295,12 @@ impl OAuth {
             Credentials::AuthorizationCode => Err(Error::new(
                 ErrorKind::Unauthenticated,
                 format!(
-                    "no valid token is kept for this profile; run `securesend login --profile {}` to sign in",
+                    "no valid token is kept for this profile{}; run `securesend login --profile {}` to sign in",
+                    if self.foreign.load(std::sync::atomic::Ordering::Relaxed) {
+                        " (the kept one was obtained with other credentials, such as another client secret)"
+                    } else {
+                        ""
+                    },
                     s.profile
                 ),
             )
@@ -342,38 +359,21 @@ impl OAuth {
         }
     }
 
-    /// Gives a token obtained outside the cache (by `login`) to the cache's next fetch.
-    pub(crate) fn hand_over(&self, token: Token) {
-        *self.handover.lock().unwrap_or_else(|p| p.into_inner()) = Some(token);
-    }
-
-    /// Whether a handed-over token is still waiting for the cache.
-    pub(crate) fn has_handover(&self) -> bool {
-        self.handover
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .is_some()
-    }
-
-    /// Forgets the token kept on disk (it was refused).
-    fn forget(&self) {
-        if let Some(store) = &self.store {
-            store.clear();
+    /// A token obtained now from the configured credentials, never from the cache alone, so
+    /// a wrong secret shows up (`doctor`, `login`). The grants that sign in with a secret
+    /// (password, signature, JWT) sign in afresh; the two that rest on a refresh token
+    /// exchange the current one, which the service checks with the client secret.
+    pub(crate) async fn fresh(&self, current: Option<&Token>) -> Result<Token> {
+        match self.settings.credentials {
+            Credentials::AuthorizationCode | Credentials::RefreshToken(_) => {
+                self.renew(current).await
+            }
+            _ => self.primary().await,
         }
     }
-}
 
-#[async_trait]
-impl TokenSource for OAuth {
-    async fn fetch(&self, current: Option<&Token>) -> Result<Token> {
-        if let Some(t) = self
-            .handover
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take()
-        {
-            return Ok(t);
-        }
+    /// The current token's refresh token exchanged, else the configured grant.
+    async fn renew(&self, current: Option<&Token>) -> Result<Token> {
         if let Some(refresh) = current.and_then(Token::refresh_token) {
             match self.refresh(refresh).await {
                 Ok(t) => return Ok(t),
@@ -388,6 +388,20 @@ impl TokenSource for OAuth {
             }
         }
         self.primary().await
+    }
+
+    /// Forgets the token kept on disk (it was refused).
+    fn forget(&self) {
+        if let Some(store) = &self.store {
+            store.clear();
+        }
+    }
+}
+
+#[async_trait]
+impl TokenSource for OAuth {
+    async fn fetch(&self, current: Option<&Token>) -> Result<Token> {
+        self.renew(current).await
     }
 }
 

@@ -7,6 +7,7 @@ use serde::Deserialize;
 use url::Url;
 
 use securesend_core::config::{ProfileConfig, check_base_url};
+use securesend_core::file::{SmallFile, read_small_text};
 use securesend_core::http::HttpSettings;
 use securesend_core::{Error, Result, Secret, SecretRef};
 
@@ -337,6 +338,71 @@ pub(crate) struct Settings {
     pub base_dir: PathBuf,
 }
 
+/// What a JWT private key file is in errors, and its cap (the core's, for secret files).
+const PRIVATE_KEY_FILE: SmallFile = SmallFile::new(
+    "private key file",
+    securesend_core::file::MAX_SECRET_FILE,
+    securesend_core::ErrorKind::Configuration,
+);
+
+/// Refuses a state directory that is a symbolic link (tokens would be written wherever it
+/// points: a directory the user did not choose, perhaps another user's) or is not a
+/// directory. A missing one is fine: it is created owner-only when first needed.
+fn check_state_dir(dir: &std::path::Path, configured: bool, key: &str) -> Result<()> {
+    let Ok(meta) = std::fs::symlink_metadata(dir) else {
+        return Ok(());
+    };
+    let named = if configured {
+        format!("`{key}` ({})", dir.display())
+    } else {
+        format!("the state directory {}", dir.display())
+    };
+    let fix = if configured {
+        "give the real directory".to_owned()
+    } else {
+        format!("remove the link or set `{key}` to a real directory")
+    };
+    if meta.file_type().is_symlink() {
+        let target = std::fs::read_link(dir)
+            .map(|t| t.display().to_string())
+            .unwrap_or_else(|_| "an unreadable target".to_owned());
+        return Err(Error::config(format!(
+            "{named} is a symbolic link to {target}; tokens are kept only in a real directory, so {fix}"
+        )));
+    }
+    if !meta.is_dir() {
+        return Err(Error::config(format!("{named} is not a directory; {fix}")));
+    }
+    Ok(())
+}
+
+impl Settings {
+    /// The user the grant acts as (empty for the grants that do not name one).
+    pub(crate) fn user(&self) -> &str {
+        match &self.credentials {
+            Credentials::Password { username, .. } => username,
+            Credentials::Signature { user, .. } | Credentials::Jwt { user, .. } => user,
+            Credentials::AuthorizationCode | Credentials::RefreshToken(_) => "",
+        }
+    }
+
+    /// The secrets that sign in: the client secret, then the grant's own. A kept token is
+    /// bound to them (by a fingerprint, see `token_store.rs`).
+    pub(crate) fn secrets(&self) -> Vec<&str> {
+        let own = match &self.credentials {
+            Credentials::AuthorizationCode => None,
+            Credentials::RefreshToken(r) => Some(r),
+            Credentials::Password { password, .. } => Some(password),
+            Credentials::Signature { key, .. } => Some(key),
+            Credentials::Jwt { key_pem, .. } => Some(key_pem),
+        };
+        std::iter::once(&self.client_secret)
+            .chain(own)
+            .map(Secret::expose)
+            .collect()
+    }
+}
+
 /// The default loopback redirect: any free port.
 const DEFAULT_REDIRECT: &str = "http://127.0.0.1:0/securesend/callback";
 
@@ -409,11 +475,12 @@ impl KiteworksConfig {
                 need("jwt_private_key_file", self.jwt_private_key_file.is_some())?;
                 let path =
                     profile.resolve_path(self.jwt_private_key_file.as_ref().expect("checked"));
-                let pem = std::fs::read_to_string(&path).map_err(|e| {
+                // Bounded: a FIFO, a device or a huge file is refused before it is read.
+                let pem = read_small_text(&path, PRIVATE_KEY_FILE).map_err(|e| {
                     Error::config(format!(
-                        "`{}`: cannot read {}: {e}",
+                        "`{}`: {}",
                         key("jwt_private_key_file"),
-                        path.display()
+                        e.message()
                     ))
                 })?;
                 Credentials::Jwt {
@@ -484,13 +551,18 @@ impl KiteworksConfig {
             None => None,
         };
         let state_dir = match &self.state_dir {
-            Some(d) => Some(profile.resolve_path(d)),
+            // Rebuilt from its components: a trailing `/` would make the link check below
+            // look through a link instead of at it.
+            Some(d) => Some(profile.resolve_path(d).components().collect::<PathBuf>()),
             None => dirs::data_local_dir().map(|d| {
                 d.join("securesend")
                     .join("kiteworks")
                     .join(securesend_core::names::sanitize_file_name(name))
             }),
         };
+        if let Some(dir) = &state_dir {
+            check_state_dir(dir, self.state_dir.is_some(), &key("state_dir"))?;
+        }
         let audience = base.as_str().trim_end_matches('/').to_owned();
         Ok(Settings {
             profile: name.to_owned(),

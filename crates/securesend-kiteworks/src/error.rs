@@ -137,8 +137,10 @@ fn by_code(code: &str) -> Option<(ErrorKind, &'static str)> {
 
 fn by_oauth_code(code: &str) -> (ErrorKind, &'static str) {
     match code {
+        // The client failed to authenticate (RFC 6749 §5.2): a wrong secret is a refused
+        // sign-in like a wrong password, not a malformed configuration.
         "invalid_client" => (
-            ErrorKind::Configuration,
+            ErrorKind::Unauthenticated,
             "the service refused client_id/client_secret; check the application's credentials",
         ),
         "invalid_grant" => (
@@ -309,7 +311,7 @@ mod tests {
             (
                 400,
                 r#"{"error":"invalid_client","error_description":"x"}"#,
-                ErrorKind::Configuration,
+                ErrorKind::Unauthenticated,
             ),
             (503, "", ErrorKind::Unavailable),
         ];

@@ -171,13 +171,17 @@ impl KiteworksProvider {
             }),
         );
         let state = settings.state_dir.clone().map(StateDir::new);
-        let user = match &settings.credentials {
-            config::Credentials::Password { username, .. } => username.clone(),
-            config::Credentials::Signature { user, .. } | config::Credentials::Jwt { user, .. } => {
-                user.clone()
-            }
-            _ => String::new(),
-        };
+        if let Some(dir) = &state {
+            // Before anything in it is read: open permissions are fixed (with a warning), and
+            // a directory that cannot be made private is not used.
+            dir.prepare().map_err(|e| {
+                securesend_core::Error::config(format!(
+                    "the state directory of profile `{}` cannot be used: {e}",
+                    settings.profile
+                ))
+            })?;
+        }
+        let user = settings.user().to_owned();
         let store = state.clone().filter(|_| settings.token_cache).map(|dir| {
             TokenStore::new(
                 dir,
@@ -187,6 +191,7 @@ impl KiteworksProvider {
                     settings.grant.as_str(),
                     &user,
                 ],
+                &settings.secrets(),
             )
         });
         let oauth = Arc::new(OAuth::new(http.clone(), settings.clone(), store)?);
@@ -283,8 +288,11 @@ impl Login for KiteworksProvider {
 
 #[async_trait]
 impl Diagnostics for KiteworksProvider {
+    /// `GET /rest/users/me` without a token: ok only when the answer is Kiteworks' own (see
+    /// [`kiteworks_answer`]), not on any HTTP answer.
     async fn reach(&self) -> Result<String> {
         let api = &self.inner.api;
+        let s = &self.inner.settings;
         let url = api.rest(&["users", "me"]);
         let resp = api
             .http
@@ -292,25 +300,86 @@ impl Diagnostics for KiteworksProvider {
                 securesend_core::http::Call::api(securesend_core::http::Repeat::Safe),
                 |c| {
                     c.get(url.clone())
-                        .header(client::VERSION_HEADER, &self.inner.settings.api_version)
+                        .header(client::VERSION_HEADER, &s.api_version)
+                        .header(http::header::ACCEPT, "application/json")
                 },
             )
             .await?;
-        Ok(format!(
-            "{} answered HTTP {} to an unauthenticated call (401 is expected)",
-            self.inner.settings.base,
-            resp.status().as_u16()
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        // Capped: whatever answers here may not be Kiteworks at all.
+        let body = securesend_core::http::read_error_body(resp).await;
+        if let Some(how) = kiteworks_answer(status, &headers, &body) {
+            return Ok(format!("{} is a Kiteworks server: {how}", s.base));
+        }
+        if status.is_server_error() {
+            return Err(error::from_answer("reach", status, &headers, &body, &[]));
+        }
+        let redirect = if status.is_redirection() {
+            " (it redirects elsewhere; give the address it redirects to)"
+        } else {
+            ""
+        };
+        Err(securesend_core::Error::config(format!(
+            "{} does not look like a Kiteworks server: GET /rest/users/me answered HTTP {} without a Kiteworks error{redirect}; check `profiles.{}.base_url` (the appliance's address, without /rest)",
+            s.base,
+            status.as_u16(),
+            s.profile
         ))
+        .with_provider(PROVIDER)
+        .with_operation("reach"))
     }
 
+    /// Signs in with the configured credentials now: a token kept from an earlier run is not
+    /// what is checked.
     async fn authenticate(&self) -> Result<String> {
-        let me = self.inner.api.me().await?;
-        Ok(format!(
-            "signed in as {} (grant {})",
-            me.email.as_deref().or(me.name.as_deref()).unwrap_or(&me.id),
-            self.inner.settings.grant.as_str()
-        ))
+        self.inner.sign_in_fresh().await
     }
+}
+
+/// How an answer to an unauthenticated `GET /rest/users/me` shows it came from Kiteworks, if it
+/// does: the service's REST error shape (`{"errors":[{"code":"ERR_…"}]}`, a 401
+/// `ERR_AUTH_UNAUTHORIZED` normally), or, since whether the service sends one is not known, a
+/// 401 with a Bearer challenge, or the user the call returned (a proxy that signs in).
+fn kiteworks_answer(
+    status: http::StatusCode,
+    headers: &http::HeaderMap,
+    body: &[u8],
+) -> Option<String> {
+    let parsed = error::parse_body(body);
+    if let (false, Some(code)) = (parsed.oauth, parsed.code.as_deref()) {
+        if code.starts_with("ERR_")
+            && code.len() <= 64
+            && code.bytes().all(|b| b.is_ascii_graphic())
+        {
+            return Some(if status.as_u16() == 401 {
+                format!("it answered HTTP 401 {code} to a call without a token, as expected")
+            } else {
+                format!(
+                    "it answered HTTP {} {code} to a call without a token",
+                    status.as_u16()
+                )
+            });
+        }
+    }
+    let bearer = headers
+        .get_all(http::header::WWW_AUTHENTICATE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.trim_start().to_ascii_lowercase().starts_with("bearer"));
+    if status.as_u16() == 401 && bearer {
+        return Some("it asked for a bearer token (HTTP 401), as expected".to_owned());
+    }
+    if status.is_success() {
+        let me: Option<serde_json::Value> = serde_json::from_slice(body).ok();
+        let is_user = me.as_ref().is_some_and(|v| {
+            v.get("id").is_some() && (v.get("basedirId").is_some() || v.get("email").is_some())
+        });
+        if is_user {
+            return Some("it answered with a Kiteworks user".to_owned());
+        }
+    }
+    None
 }
 
 impl Inner {

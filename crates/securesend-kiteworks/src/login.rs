@@ -102,30 +102,32 @@ impl Inner {
     pub(crate) async fn login(&self, prompt: &dyn LoginPrompt) -> Result<String> {
         if self.settings.grant == Grant::AuthorizationCode {
             let token = self.authorization_code(prompt).await?;
-            self.oauth.hand_over(token);
-            self.take_new_token().await?;
+            self.api.tokens.replace(token);
+            self.signed_in_as().await
         } else {
             // Nothing to show: sign in now so a mistake in the credentials shows up here.
-            let token = self.oauth.primary().await?;
-            self.oauth.hand_over(token);
-            self.take_new_token().await?;
+            self.sign_in_fresh().await
         }
-        let me = self.api.me().await?;
-        Ok(format!(
-            "signed in as {} (grant {})",
-            me.email.as_deref().or(me.name.as_deref()).unwrap_or(&me.id),
-            self.settings.grant.as_str()
-        ))
     }
 
-    /// Makes the token cache pick up the token login obtained.
-    async fn take_new_token(&self) -> Result<()> {
-        let current = self.api.tokens.get().await?;
-        if self.oauth.has_handover() {
-            self.api.tokens.invalidate(&current);
-            self.api.tokens.get().await?;
-        }
-        Ok(())
+    /// Signs in with the configured credentials now, not with a kept token (which may come
+    /// from other credentials, or from before a password changed), puts the new token in the
+    /// cache and on disk, and says who the service took us for. `doctor` and `login` use it.
+    pub(crate) async fn sign_in_fresh(&self) -> Result<String> {
+        let current = self.api.tokens.peek();
+        let token = self.oauth.fresh(current.as_deref()).await?;
+        self.api.tokens.replace(token);
+        self.signed_in_as().await
+    }
+
+    async fn signed_in_as(&self) -> Result<String> {
+        let me = self.api.me().await?;
+        // The service's words go to a terminal: control characters are taken out.
+        Ok(format!(
+            "signed in as {} (grant {})",
+            clean_service_text(me.email.as_deref().or(me.name.as_deref()).unwrap_or(&me.id)),
+            self.settings.grant.as_str()
+        ))
     }
 
     async fn authorization_code(&self, prompt: &dyn LoginPrompt) -> Result<Token> {

@@ -117,4 +117,41 @@ mod tests {
         book.remove(&k);
         assert_eq!(book.load(&k), None);
     }
+
+    #[test]
+    fn sessions_are_not_read_through_links_or_fifos_nor_written_through_links() {
+        let tmp = tempfile::tempdir().unwrap();
+        let state = tmp.path().join("state");
+        let book = ResumeBook::new(StateDir::new(&state), &["acct"]);
+        let saved = SavedUpload {
+            upload_id: "7".into(),
+            uri: None,
+            total_size: 3,
+            total_chunks: 1,
+            chunk_size: 8,
+        };
+        book.save("k1", &saved);
+        assert_eq!(book.load("k1"), Some(saved.clone()));
+        // The same session behind a link (planted by someone else) is not continued.
+        let real = state.join("uploads/k1.json");
+        let planted = tmp.path().join("planted.json");
+        std::fs::rename(&real, &planted).unwrap();
+        std::os::unix::fs::symlink(&planted, &real).unwrap();
+        assert_eq!(book.load("k1"), None);
+        // A FIFO is passed over at once (this would block forever if it were opened plainly).
+        let status = std::process::Command::new("mkfifo")
+            .arg(state.join("uploads/k2.json"))
+            .status()
+            .unwrap();
+        assert!(status.success());
+        assert_eq!(book.load("k2"), None);
+        // A linked uploads directory is neither read nor written.
+        let outside = tmp.path().join("outside");
+        std::fs::create_dir(&outside).unwrap();
+        std::fs::remove_dir_all(state.join("uploads")).unwrap();
+        std::os::unix::fs::symlink(&outside, state.join("uploads")).unwrap();
+        book.save("k3", &saved);
+        assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0);
+        assert_eq!(book.load("k3"), None);
+    }
 }

@@ -211,6 +211,25 @@ impl TokenCache {
         self
     }
 
+    /// The cached token, without fetching one: what a fresh sign-in can take a refresh token
+    /// from. A token the service rejected is still returned (its refresh token may work).
+    pub fn peek(&self) -> Option<Arc<Token>> {
+        self.lock().token.clone()
+    }
+
+    /// Puts `token`, obtained outside the cache (an interactive login, a sign-in that checks
+    /// the credentials), in place of whatever was cached; callers waiting for a fetch get it.
+    pub fn replace(&self, token: Token) -> Arc<Token> {
+        let token = Arc::new(token);
+        let mut slot = self.lock();
+        slot.token = Some(token.clone());
+        slot.rejected = false;
+        slot.failure = None;
+        // Counts as a finished fetch, so a caller that waited on one shares this token.
+        slot.fetches += 1;
+        token
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Slot> {
         // A panic while the slot was held cannot leave it half-written (every write is one
         // assignment), so the data is still sound.
@@ -495,6 +514,20 @@ mod tests {
         assert_eq!(new.access().expose(), "tok-1");
         cache.invalidate(&old); // a late 401 for the old token
         assert!(Arc::ptr_eq(&cache.get().await.unwrap(), &new));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_replaced_token_is_used_without_a_fetch() {
+        let src = Counting::new();
+        let fetches = src.fetches.clone();
+        let cache = TokenCache::new(src).with_token(Token::new("old"));
+        assert_eq!(cache.peek().unwrap().access().expose(), "old");
+        let rejected = cache.get().await.unwrap();
+        cache.invalidate(&rejected);
+        cache.replace(Token::new("checked"));
+        assert_eq!(cache.get().await.unwrap().access().expose(), "checked");
+        assert_eq!(cache.peek().unwrap().access().expose(), "checked");
+        assert_eq!(fetches.load(Ordering::SeqCst), 0);
     }
 
     #[tokio::test(start_paused = true)]
