@@ -407,9 +407,10 @@ impl TuyuClient {
                 "the Tuyu API answered at {host} (HTTP {status}; an unsigned call is refused with \"{}\")",
                 securesend_core::clean_service_text(&title)
             )),
-            Ok(Answer::Value(_)) => Ok(format!("the Tuyu API answered at {host} (HTTP {status})")),
-            Err(_) => Err(Error::protocol(format!(
-                "{host} answered HTTP {status}, but not in Tuyu's JSON or XML; check base_url"
+            // Tuyu refuses an unsigned call in its error envelope; anything else (a page, a
+            // JSON value, another API) is not Tuyu answering.
+            Ok(Answer::Value(_)) | Err(_) => Err(Error::protocol(format!(
+                "{host} does not look like a Tuyu server: HTTP {status}, without Tuyu's JSON or XML error envelope for an unsigned call; check base_url"
             ))
             .with_provider(PROVIDER)
             .with_operation("reach")),
