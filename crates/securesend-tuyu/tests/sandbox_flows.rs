@@ -686,3 +686,25 @@ async fn a_cancelled_send_stops_before_file_send_and_removes_its_uploads() {
     assert!(e.is_cancelled() && e.is_not_sent(), "{e}");
     assert_eq!(sandbox.journal().snapshot().len(), before);
 }
+
+#[tokio::test]
+async fn a_503_on_an_upload_is_a_clean_failure_and_a_502_leaves_it_in_doubt() {
+    let (sandbox, tuyu) = start(TuyuOptions::default()).await;
+    let entries = tuyu.site().entries().len();
+    let upload = || {
+        UploadRequest::builder(Attachment::from_bytes("u.txt", "u"))
+            .build()
+            .unwrap()
+    };
+    for (status, unclear) in [(503, false), (502, true)] {
+        sandbox.faults().clear();
+        sandbox.faults().add(FaultRule::new(
+            Route::new("POST", "/api/file_upload").unwrap(),
+            FaultAction::status(status),
+        ));
+        let e = provider(&sandbox).upload(upload()).await.unwrap_err();
+        assert_eq!(e.outcome_unknown(), unclear, "{status}: {e}");
+        assert!(e.is_retryable(), "{status}: {e}");
+    }
+    assert_eq!(tuyu.site().entries().len(), entries, "nothing was stored");
+}
