@@ -742,7 +742,12 @@ async fn a_cancelled_send_stops_before_the_mail_post_and_says_what_stays() {
     }
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     cancel.cancel();
-    let e = send.await.unwrap().unwrap_err();
+    // Bounded: without the signal honoured, the held upload would keep the send for an hour.
+    let e = tokio::time::timeout(std::time::Duration::from_secs(30), send)
+        .await
+        .expect("the send stopped on the signal")
+        .unwrap()
+        .unwrap_err();
     assert!(e.is_cancelled(), "{e}");
     assert!(e.is_not_sent(), "{e}");
     assert!(
@@ -775,7 +780,11 @@ async fn a_cancelled_upload_leaves_no_file() {
     }
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     cancel.cancel();
-    let e = upload.await.unwrap().unwrap_err();
+    let e = tokio::time::timeout(std::time::Duration::from_secs(30), upload)
+        .await
+        .expect("the upload stopped on the signal")
+        .unwrap()
+        .unwrap_err();
     assert!(e.is_cancelled(), "{e}");
     assert!(e.to_string().contains("nothing is left at"), "{e}");
     assert_eq!(env.count("DELETE", put), 1);

@@ -660,7 +660,12 @@ async fn a_cancelled_send_stops_before_file_send_and_removes_its_uploads() {
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
     cancel.cancel();
-    let e = send.await.unwrap().unwrap_err();
+    // Bounded: without the signal honoured, the held upload would keep the send for an hour.
+    let e = tokio::time::timeout(Duration::from_secs(30), send)
+        .await
+        .expect("the send stopped on the signal")
+        .unwrap()
+        .unwrap_err();
     assert!(e.is_cancelled(), "{e}");
     assert!(e.is_not_sent(), "{e}");
     assert!(e.to_string().contains("was removed"), "{e}");
