@@ -348,7 +348,7 @@ impl Diagnostics for EgroupwareProvider {
             Ok(format!("EGroupware answered at {}", self.client_root()))
         } else {
             Err(Error::protocol(format!(
-                "{} did not answer like EGroupware's groupdav.php (HTTP {status} without its login realm); check base_url",
+                "{} does not look like an EGroupware server: HTTP {status} without the login realm EGroupware's groupdav.php answers a call without credentials with; check base_url",
                 self.client_root()
             ))
             .with_provider(PROVIDER)
@@ -362,7 +362,9 @@ impl Diagnostics for EgroupwareProvider {
             CredentialKind::Password => "password",
             CredentialKind::AppPassword => "application password",
         };
-        Ok(match self.identities().await? {
+        // A request of its own with the configured credentials, not the identities read
+        // earlier by this provider: the answer is about the credentials as configured now.
+        Ok(match self.client.list_identities().await? {
             Some(ids) if !ids.is_empty() => {
                 let shown: Vec<String> = ids
                     .iter()

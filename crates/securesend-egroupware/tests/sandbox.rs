@@ -669,6 +669,53 @@ async fn a_failure_before_the_mail_post_is_not_sent_and_one_of_it_may_have_sent(
 }
 
 #[tokio::test]
+async fn doctor_reaches_only_egroupware_and_checks_the_password_afresh() {
+    // Any HTTP server answering is not enough to pass "reach".
+    let mut server = mockito::Server::new_async().await;
+    server
+        .mock("GET", mockito::Matcher::Any)
+        .with_body("hello")
+        .create_async()
+        .await;
+    let mut fields = Table::new();
+    fields.insert(
+        "base_url".into(),
+        format!("{}/egroupware/", server.url()).into(),
+    );
+    fields.insert("username".into(), "ralf".into());
+    fields.insert("password".into(), "pw".into());
+    let plain =
+        securesend_egroupware::connect(&ProfileConfig::new("plain", "egroupware", fields, "."))
+            .unwrap();
+    let e = plain.reach().await.unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("does not look like an EGroupware server"),
+        "{e}"
+    );
+
+    let env = start().await;
+    let direct = EgroupwareProvider::from_profile(&env.profile(|_| {})).unwrap();
+    // Identities read earlier are no answer about the credentials: a new request is made.
+    direct.identities().await.unwrap();
+    let before = env.count("GET", "/egroupware/groupdav.php/mail");
+    let good = direct.into_provider();
+    good.reach().await.unwrap();
+    good.authenticate().await.unwrap();
+    assert_eq!(
+        env.count("GET", "/egroupware/groupdav.php/mail"),
+        before + 2,
+        "reach and authenticate each asked"
+    );
+    let wrong = env.provider_with(|t| {
+        t.insert("password".into(), "not-the-password".into());
+    });
+    wrong.reach().await.unwrap();
+    let e = wrong.authenticate().await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Unauthenticated, "{e}");
+}
+
+#[tokio::test]
 async fn a_cancelled_send_stops_before_the_mail_post_and_says_what_stays() {
     let env = start().await;
     let uploads = "/egroupware/groupdav.php/mail/attachments/*";
@@ -695,7 +742,12 @@ async fn a_cancelled_send_stops_before_the_mail_post_and_says_what_stays() {
     }
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     cancel.cancel();
-    let e = send.await.unwrap().unwrap_err();
+    // Bounded: without the signal honoured, the held upload would keep the send for an hour.
+    let e = tokio::time::timeout(std::time::Duration::from_secs(30), send)
+        .await
+        .expect("the send stopped on the signal")
+        .unwrap()
+        .unwrap_err();
     assert!(e.is_cancelled(), "{e}");
     assert!(e.is_not_sent(), "{e}");
     assert!(
@@ -728,7 +780,11 @@ async fn a_cancelled_upload_leaves_no_file() {
     }
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     cancel.cancel();
-    let e = upload.await.unwrap().unwrap_err();
+    let e = tokio::time::timeout(std::time::Duration::from_secs(30), upload)
+        .await
+        .expect("the upload stopped on the signal")
+        .unwrap()
+        .unwrap_err();
     assert!(e.is_cancelled(), "{e}");
     assert!(e.to_string().contains("nothing is left at"), "{e}");
     assert_eq!(env.count("DELETE", put), 1);

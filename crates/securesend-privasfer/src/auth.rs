@@ -184,6 +184,15 @@ impl Keys {
         Ok(lease)
     }
 
+    /// Checks the PIN with a request of its own: a new temporary key, revoked at once. No
+    /// key held for downloads is used or replaced, so the answer is about the PIN as now
+    /// configured.
+    pub async fn check_pin(&self) -> Result<()> {
+        let key = self.api.create_temporary_key(&self.pin).await?;
+        self.revoke(&key).await;
+        Ok(())
+    }
+
     /// The service refused the lease's key: it is never handed out again (the lease still
     /// ends normally, which revokes it for good measure).
     pub fn forget(&self, lease: &KeyLease) {

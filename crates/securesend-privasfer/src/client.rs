@@ -353,8 +353,8 @@ impl Api {
         Err(scrub(e, &[key, &self.token]))
     }
 
-    /// `GET /api/inbox` without a token: whoever answers, answers.
-    pub async fn probe(&self) -> Result<http::StatusCode> {
+    /// `GET /api/inbox` without a token: the status and the start of the answer.
+    pub async fn probe(&self) -> Result<(http::StatusCode, bytes::Bytes)> {
         let url = self.endpoint("inbox")?;
         let resp = self
             .http
@@ -363,7 +363,8 @@ impl Api {
             })
             .await
             .map_err(|e| e.or_operation("reach"))?;
-        Ok(resp.status())
+        let status = resp.status();
+        Ok((status, quiet_error_body(resp).await))
     }
 }
 

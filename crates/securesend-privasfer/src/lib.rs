@@ -216,30 +216,50 @@ impl Uploader for PrivasferProvider {
 
 #[async_trait]
 impl Diagnostics for PrivasferProvider {
+    /// Ok only when the answer looks like Privasfer's API: a call without a token is refused
+    /// with 401 and Laravel's JSON `{"message": "Unauthenticated."}`. Any other answer (a web
+    /// page, another API, a redirect to a login page) means `base_url` is wrong.
     async fn reach(&self) -> Result<String> {
-        let status = self.inner.api.probe().await?;
+        let (status, body) = self.inner.api.probe().await?;
         let base = self.inner.api.base();
-        match status.as_u16() {
-            401 => Ok(format!(
+        let refused_like_privasfer = status.as_u16() == 401
+            && serde_json::from_slice::<serde_json::Value>(&body)
+                .ok()
+                .and_then(|v| v.get("message").and_then(|m| m.as_str()).map(str::to_owned))
+                .is_some_and(|m| {
+                    m.trim_end_matches('.')
+                        .eq_ignore_ascii_case("unauthenticated")
+                });
+        if refused_like_privasfer {
+            return Ok(format!(
                 "the Privasfer API answers at {base} (401 without a token, as expected)"
-            )),
-            s @ 300..=399 => Err(Error::protocol(format!(
-                "{base} redirected ({s}); is `base_url` the API (ending in /api)?"
-            ))
-            .with_provider(PROVIDER)
-            .with_operation("reach")),
-            s => Ok(format!("{base} answered {s} without a token")),
+            ));
         }
+        let why = match status.as_u16() {
+            s @ 300..=399 => {
+                format!("it redirected ({s}); is `base_url` the API (ending in /api)?")
+            }
+            s => format!(
+                "HTTP {s}, not the 401 JSON answer Privasfer gives a call without a token; check base_url"
+            ),
+        };
+        Err(Error::protocol(format!(
+            "{base} does not look like a Privasfer server: {why}"
+        ))
+        .with_provider(PROVIDER)
+        .with_operation("reach")
+        .with_status(status.as_u16()))
     }
 
+    /// Checks the token and the PIN with requests of their own (an inbox read, a temporary
+    /// key made and revoked at once), never a key held from an earlier use.
     async fn authenticate(&self) -> Result<String> {
         self.inner
             .api
             .inbox(&[("keyword", "securesend-doctor".to_owned())])
             .await?;
         // The PIN matters only for downloads; checking it here saves a surprise later.
-        let lease = self.inner.keys.acquire().await?;
-        lease.release().await;
+        self.inner.keys.check_pin().await?;
         Ok("the API token and the PIN were accepted".to_owned())
     }
 }

@@ -665,3 +665,52 @@ async fn a_send_is_refused_before_any_request_as_not_sent() {
     assert!(calls(&sb).is_empty(), "{:?}", calls(&sb));
     assert_eq!(sb.outbox().count(), 0);
 }
+
+#[tokio::test]
+async fn doctor_reaches_only_privasfer_and_checks_the_pin_afresh() {
+    // Any HTTP server answering is not enough to pass "reach".
+    let mut server = mockito::Server::new_async().await;
+    server
+        .mock("GET", mockito::Matcher::Any)
+        .with_body("hello")
+        .create_async()
+        .await;
+    let sb = sandbox(SandboxOptions::default()).await;
+    let plain = provider(
+        &sb,
+        &[("base_url", format!("{}/api", server.url()).into())],
+        no_waits(),
+    )
+    .into_provider();
+    let e = plain.reach().await.unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("does not look like a Privasfer server"),
+        "{e}"
+    );
+
+    // A key kept from a download is no answer about the PIN: the doctor asks for one of its
+    // own and revokes it, leaving the kept key alone.
+    let pv = provider(&sb, &[("reuse_temporary_key", true.into())], no_waits());
+    let p = pv.clone().into_provider();
+    let dir = tempfile::tempdir().unwrap();
+    let f = &seeded_files(&sb)["report.pdf"];
+    save(&p, &format!("file:{}", f.id), dir.path())
+        .await
+        .unwrap();
+    assert_eq!(count(&calls(&sb), "POST /api/keys 201"), 1);
+    p.reach().await.unwrap();
+    p.authenticate().await.unwrap();
+    let after = calls(&sb);
+    assert_eq!(count(&after, "POST /api/keys 201"), 2, "{after:#?}");
+    assert_eq!(
+        sb.tokens().live(TEMPORARY_KEY_KIND),
+        1,
+        "the kept key stays"
+    );
+    pv.close().await.unwrap();
+
+    let wrong = provider(&sb, &[("pin", "0000000".into())], no_waits()).into_provider();
+    let e = wrong.authenticate().await.unwrap_err();
+    assert_eq!(e.kind(), securesend_core::ErrorKind::Unauthenticated, "{e}");
+}

@@ -553,8 +553,13 @@ fn serve_writes_a_profile_and_a_manifest_of_the_seeded_mails_and_files() {
         .unwrap();
     let profile = config["profiles"]["privasfer"].as_table().unwrap();
     assert!(profile["base_url"].as_str().unwrap().ends_with("/api"));
-    assert_eq!(profile["token"].as_str().unwrap().len(), 60);
-    assert!(profile["pin"].is_str());
+    // The secrets are in owner-only files beside the configuration, not in it.
+    let secret = |field: &str| {
+        let file = profile[field]["file"].as_str().unwrap();
+        std::fs::read_to_string(dir.path().join(file)).unwrap()
+    };
+    assert_eq!(secret("token").len(), 60);
+    assert!(!secret("pin").is_empty());
     let seeds: Value =
         serde_json::from_slice(&std::fs::read(dir.path().join("seeds.json")).unwrap()).unwrap();
     let items = seeds["providers"]["privasfer"]["items"].as_array().unwrap();

@@ -194,8 +194,8 @@ impl Core {
     }
 
     /// Reads an answer: the envelope decides, then the status. For a write, an answer that
-    /// may follow a processed request (a 2xx we cannot read, a 5xx without envelope) is
-    /// marked outcome-unknown.
+    /// may follow a processed request (a 2xx we cannot read, a 5xx other than 503 without
+    /// envelope) is marked outcome-unknown.
     async fn read_value(
         &self,
         op: &'static str,
@@ -209,8 +209,12 @@ impl Core {
         let body = read_bytes_capped(resp, cap)
             .await
             .map_err(|e| e.with_provider(PROVIDER).with_operation(op))?;
+        // A 503 is the service (or its load balancer) turning the request away unhandled, so
+        // it leaves no doubt; other 5xx answers without envelope may follow a handled request.
         let unknown = |e: Error| {
-            if write && (status.is_success() || status.is_server_error()) {
+            let handled_maybe = status.is_success()
+                || (status.is_server_error() && status != http::StatusCode::SERVICE_UNAVAILABLE);
+            if write && handled_maybe {
                 e.with_outcome_unknown()
             } else {
                 e
@@ -407,9 +411,10 @@ impl TuyuClient {
                 "the Tuyu API answered at {host} (HTTP {status}; an unsigned call is refused with \"{}\")",
                 securesend_core::clean_service_text(&title)
             )),
-            Ok(Answer::Value(_)) => Ok(format!("the Tuyu API answered at {host} (HTTP {status})")),
-            Err(_) => Err(Error::protocol(format!(
-                "{host} answered HTTP {status}, but not in Tuyu's JSON or XML; check base_url"
+            // Tuyu refuses an unsigned call in its error envelope; anything else (a page, a
+            // JSON value, another API) is not Tuyu answering.
+            Ok(Answer::Value(_)) | Err(_) => Err(Error::protocol(format!(
+                "{host} does not look like a Tuyu server: HTTP {status}, without Tuyu's JSON or XML error envelope for an unsigned call; check base_url"
             ))
             .with_provider(PROVIDER)
             .with_operation("reach")),

@@ -256,17 +256,16 @@ impl TuyuProvider {
             // request did (an upload that may have landed is removed with the folder).
             Err((e, false)) => {
                 let cancelled = e.is_cancelled();
-                let e = self.clean_up(e.not_sent(), &made).await;
-                if cancelled && !e.message().contains("could not be removed") {
-                    let what = if made.folder.is_some() || !made.files.is_empty() {
-                        "; what it had uploaded was removed"
-                    } else {
-                        "; nothing had been uploaded"
-                    };
-                    Err(with_note(e, what))
-                } else {
-                    Err(e)
-                }
+                let (e, all_removed) = self.clean_up(e.not_sent(), &made).await;
+                // An interruption says what became of the uploads (a failure to remove them
+                // is in the note `clean_up` added).
+                Err(match (cancelled, all_removed) {
+                    (true, true) if made.folder.is_some() || !made.files.is_empty() => {
+                        with_note(e, "what it had uploaded was removed")
+                    }
+                    (true, true) => with_note(e, "nothing had been uploaded"),
+                    _ => e,
+                })
             }
         }
     }
@@ -403,8 +402,9 @@ impl TuyuProvider {
         Ok(receipt.with_attachments(files))
     }
 
-    /// Removes what a failed send created; says in the error what could not be removed.
-    async fn clean_up(&self, e: Error, made: &Made) -> Error {
+    /// Removes what a failed send created: the error, with a note naming what could not be
+    /// removed, and whether everything was.
+    async fn clean_up(&self, e: Error, made: &Made) -> (Error, bool) {
         let ids: Vec<String> = match &made.folder {
             Some((id, _)) => vec![id.clone()],
             None => made.files.clone(),
@@ -417,20 +417,18 @@ impl TuyuProvider {
             }
         }
         if left.is_empty() {
-            return e;
+            return (e, true);
         }
         let place = made
             .folder
             .as_ref()
             .map(|(_, path)| path.clone())
             .unwrap_or_else(|| self.settings.workspace_path.clone());
-        with_note(
-            e,
-            &format!(
-                "what it uploaded to {place} could not be removed (ids {})",
-                left.join(", ")
-            ),
-        )
+        let note = format!(
+            "what it uploaded to {place} could not be removed (ids {})",
+            left.join(", ")
+        );
+        (with_note(e, &note), false)
     }
 
     pub(crate) async fn file_link(&self, file_id: &str, days: Option<u32>) -> Result<Link> {

@@ -371,3 +371,32 @@ async fn a_missing_folder_or_file_is_not_found_not_permission_denied() {
     let e = rooted.list(ListRequest::top()).await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::PermissionDenied, "{e}");
 }
+
+#[tokio::test]
+async fn doctor_reaches_only_tuyu_and_checks_the_api_secret() {
+    // Any HTTP server answering is not enough to pass "reach".
+    let mut server = Server::new_async().await;
+    server
+        .mock("GET", Matcher::Any)
+        .with_body("hello")
+        .create_async()
+        .await;
+    let e = mock_provider(&server, &[]).reach().await.unwrap_err();
+    assert!(
+        e.to_string().contains("does not look like a Tuyu server"),
+        "{e}"
+    );
+
+    let sandbox = start().await;
+    let good = sandbox_provider(&sandbox, Some(WORKSPACE));
+    good.reach().await.unwrap();
+    good.authenticate().await.unwrap();
+    let mut fields = sandbox.profile().clone();
+    fields.remove("provider");
+    fields.insert("api_secret".into(), "not-the-secret".into());
+    let wrong =
+        securesend_tuyu::connect(&ProfileConfig::new("sandbox", "tuyu", fields, ".")).unwrap();
+    wrong.reach().await.unwrap();
+    let e = wrong.authenticate().await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Unauthenticated, "{e}");
+}

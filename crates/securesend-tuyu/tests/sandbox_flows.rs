@@ -660,7 +660,12 @@ async fn a_cancelled_send_stops_before_file_send_and_removes_its_uploads() {
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
     cancel.cancel();
-    let e = send.await.unwrap().unwrap_err();
+    // Bounded: without the signal honoured, the held upload would keep the send for an hour.
+    let e = tokio::time::timeout(Duration::from_secs(30), send)
+        .await
+        .expect("the send stopped on the signal")
+        .unwrap()
+        .unwrap_err();
     assert!(e.is_cancelled(), "{e}");
     assert!(e.is_not_sent(), "{e}");
     assert!(e.to_string().contains("was removed"), "{e}");
@@ -685,4 +690,58 @@ async fn a_cancelled_send_stops_before_file_send_and_removes_its_uploads() {
     let e = provider(&sandbox).send(msg).await.unwrap_err();
     assert!(e.is_cancelled() && e.is_not_sent(), "{e}");
     assert_eq!(sandbox.journal().snapshot().len(), before);
+}
+
+#[tokio::test]
+async fn a_503_on_an_upload_is_a_clean_failure_and_a_502_leaves_it_in_doubt() {
+    let (sandbox, tuyu) = start(TuyuOptions::default()).await;
+    let entries = tuyu.site().entries().len();
+    let upload = || {
+        UploadRequest::builder(Attachment::from_bytes("u.txt", "u"))
+            .build()
+            .unwrap()
+    };
+    for (status, unclear) in [(503, false), (502, true)] {
+        sandbox.faults().clear();
+        sandbox.faults().add(FaultRule::new(
+            Route::new("POST", "/api/file_upload").unwrap(),
+            FaultAction::status(status),
+        ));
+        let e = provider(&sandbox).upload(upload()).await.unwrap_err();
+        assert_eq!(e.outcome_unknown(), unclear, "{status}: {e}");
+        assert!(e.is_retryable(), "{status}: {e}");
+    }
+    assert_eq!(tuyu.site().entries().len(), entries, "nothing was stored");
+}
+
+#[tokio::test]
+async fn a_cancelled_upload_stops_and_says_where_the_file_could_be() {
+    let (sandbox, tuyu) = start(TuyuOptions::default()).await;
+    let entries = tuyu.site().entries().len();
+    sandbox.faults().add(FaultRule::new(
+        Route::new("POST", "/api/file_upload").unwrap(),
+        FaultAction::Delay(Duration::from_secs(3600)),
+    ));
+    let cancel = securesend_core::Cancel::new();
+    let req = UploadRequest::builder(Attachment::from_bytes("held.bin", bytes(100_000, 4)))
+        .cancel_on(cancel.clone())
+        .build()
+        .unwrap();
+    let p = provider(&sandbox);
+    let upload = tokio::spawn(async move { p.upload(req).await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    cancel.cancel();
+    let e = tokio::time::timeout(Duration::from_secs(30), upload)
+        .await
+        .expect("the upload stopped on the signal")
+        .unwrap()
+        .unwrap_err();
+    assert!(e.is_cancelled(), "{e}");
+    assert!(
+        e.to_string()
+            .contains("the upload of held.bin was interrupted"),
+        "{e}"
+    );
+    assert!(e.to_string().contains(WORKSPACE), "names the folder: {e}");
+    assert_eq!(tuyu.site().entries().len(), entries, "nothing was stored");
 }
