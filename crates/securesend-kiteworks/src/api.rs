@@ -71,6 +71,22 @@ fn parse_time(s: &str) -> Option<OffsetDateTime> {
         .ok()
 }
 
+/// A time as the service writes its own, and as a strict server accepts it:
+/// `YYYY-MM-DDTHH:MM:SS+0000`, whole seconds, UTC. RFC 3339 with fractions or `Z`, which
+/// `time` writes by default, is refused by strict appliances with `ERR_INPUT_INVALID_FORMAT`.
+pub(crate) fn service_time(t: OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}+0000",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}
+
 /// Reads `true`/`false`, `1`/`0` or their string forms.
 fn loose_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
     Ok(match Option::<serde_json::Value>::deserialize(d)? {
@@ -293,6 +309,19 @@ mod tests {
         let l: Listing<Folder> =
             serde_json::from_str(r#"{"data":[{"id":1,"name":"x"}],"metadata":{}}"#).unwrap();
         assert_eq!(l.into_vec()[0].id, "1");
+    }
+
+    #[test]
+    fn times_go_out_in_the_service_form_whole_seconds_utc() {
+        let t = OffsetDateTime::from_unix_timestamp_nanos(1_795_393_205_123_456_789)
+            .unwrap()
+            .to_offset(time::macros::offset!(+2));
+        assert_eq!(service_time(t), "2026-11-23T00:20:05+0000");
+        // What is sent reads back as the same second.
+        assert_eq!(
+            parse_time(&service_time(t)).unwrap().unix_timestamp(),
+            1_795_393_205
+        );
     }
 
     #[test]

@@ -272,7 +272,7 @@ impl Api {
             .collect())
     }
 
-    /// `POST /rest/{folders|mail}/{id}/actions/initiateUpload`.
+    /// `POST /rest/{folders|mail}/{id}/actions/initiateUpload`, without a query.
     pub(crate) async fn initiate_upload(
         &self,
         target: &UploadTarget,
@@ -283,11 +283,11 @@ impl Api {
             UploadTarget::Mail(id) => ("mail", id.as_str()),
         };
         let url = self.rest(&[kind, id, "actions", "initiateUpload"]);
+        // The spec declares no `returnEntity` here: the service answers the session anyway,
+        // and an answer without it is read from the location header.
         let reply = self
             .call("start upload", Call::api(Repeat::Safe), |c| {
-                c.post(url.clone())
-                    .query(&[("returnEntity", "true")])
-                    .json(body)
+                c.post(url.clone()).json(body)
             })
             .await?;
         let upload: Upload = if reply.has_entity() {

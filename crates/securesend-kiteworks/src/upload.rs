@@ -89,11 +89,7 @@ impl Inner {
             .as_path()
             .and_then(|p| std::fs::metadata(p).ok())
             .and_then(|m| m.modified().ok())
-            .and_then(|t| {
-                time::OffsetDateTime::from(t)
-                    .format(&time::format_description::well_known::Rfc3339)
-                    .ok()
-            });
+            .map(|t| crate::api::service_time(time::OffsetDateTime::from(t)));
         let upload = self
             .api
             .initiate_upload(

@@ -1,5 +1,6 @@
 //! Mail: drafts, sending (into the outbox), reading and deleting drafts.
 
+use axum::Extension;
 use axum::extract::{Path, RawQuery, State};
 use axum::response::Response;
 use bytes::Bytes;
@@ -14,6 +15,7 @@ use super::wire::{
     self, MAX_FORM_BODY, error, json_answer, loose_bool, no_content, parse_body, query_flag,
     string_list,
 };
+use crate::journal::RequestSeq;
 use crate::mail::{Mail, MailAttachment};
 
 const ACLS: [&str; 6] = [
@@ -195,6 +197,7 @@ fn truthy(f: &Map<String, Value>, key: &str) -> Result<bool, Response> {
 /// `POST /rest/mail/actions/sendFile`: a draft (`draft` true) or a mail sent at once.
 pub(crate) async fn create(
     State(kw): State<Kw>,
+    Extension(seq): Extension<RequestSeq>,
     RawQuery(q): RawQuery,
     headers: HeaderMap,
     body: Bytes,
@@ -203,6 +206,7 @@ pub(crate) async fn create(
         Ok(f) => f,
         Err(r) => return r,
     };
+    kw.record_body(seq, &f);
     let (draft, uploading) = match (truthy(&f, "draft"), truthy(&f, "uploading")) {
         (Ok(d), Ok(u)) => (d, u),
         (Err(r), _) | (_, Err(r)) => return r,
@@ -247,6 +251,7 @@ pub(crate) async fn create(
 /// `PUT /rest/mail/{id}/actions/sendFile`: updates the draft and sends it (200).
 pub(crate) async fn send_draft(
     State(kw): State<Kw>,
+    Extension(seq): Extension<RequestSeq>,
     Path(id): Path<String>,
     RawQuery(q): RawQuery,
     headers: HeaderMap,
@@ -256,6 +261,7 @@ pub(crate) async fn send_draft(
         Ok(f) => f,
         Err(r) => return r,
     };
+    kw.record_body(seq, &f);
     let (draft, uploading) = match (truthy(&f, "draft"), truthy(&f, "uploading")) {
         (Ok(d), Ok(u)) => (d, u),
         (Err(r), _) | (_, Err(r)) => return r,

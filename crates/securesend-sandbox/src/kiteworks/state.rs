@@ -69,6 +69,9 @@ pub(crate) struct UploadRec {
     pub total_chunks: u64,
     pub uploaded_chunks: u64,
     pub uploaded_size: u64,
+    /// `clientCreated` and `clientModified` as given (checked to be in the service's form).
+    pub client_created: Option<String>,
+    pub client_modified: Option<String>,
     /// The store's session id.
     pub store_id: String,
     pub started: SystemTime,
@@ -252,6 +255,8 @@ pub(crate) fn upload_json(u: &UploadRec, user: &User, base_url: &str) -> Value {
         "finished": false,
         "error": "OK",
         "clientName": u.filename,
+        "clientCreated": u.client_created,
+        "clientModified": u.client_modified,
         "backend": "acfs",
         "location": UPLOAD_HOST,
         "emailId": email_id,
