@@ -185,7 +185,37 @@ impl Inner {
         msg: SecureMessage,
         opts: MailOptions,
     ) -> Result<SendReceipt> {
-        let mut body = self.mail_body(&msg, &opts).await?;
+        // Up to the PUT sendFile no recipient can have the message, whatever failed.
+        let (draft, body, attachments) =
+            self.prepare(&msg, &opts).await.map_err(Error::not_sent)?;
+        let mail = self.deliver(&draft, &body).await?;
+        let status = status_of(&mail).unwrap_or(SendStatus::Sent);
+        let mut recipients: Vec<String> = mail
+            .recipients
+            .iter()
+            .flatten()
+            .filter_map(|r| r.email.clone())
+            .collect();
+        if recipients.is_empty() {
+            recipients = msg.recipients().map(|a| a.email().to_owned()).collect();
+        }
+        let mut receipt = SendReceipt::new(PROVIDER, draft, status)
+            .with_recipients(recipients)
+            .with_attachments(attachments);
+        if mail.status.as_deref() == Some("pending_review") {
+            receipt = receipt.with_warning("the service holds the message for review");
+        }
+        Ok(receipt)
+    }
+
+    /// Everything before the point of no return: the draft with its attachments, the body
+    /// that sends it, and the files as stored. A failure deletes the draft.
+    async fn prepare(
+        &self,
+        msg: &SecureMessage,
+        opts: &MailOptions,
+    ) -> Result<(String, SendMail, Vec<RemoteFile>)> {
+        let mut body = self.mail_body(msg, opts).await?;
         // Files sent by id must exist before anything is created.
         let mut by_id = Vec::new();
         for id in &opts.file_ids {
@@ -206,16 +236,9 @@ impl Inner {
                 self.chunk_size().await
             }
         };
-        let (chunk, draft) = futures::join!(chunk, self.api.create_draft(&body));
+        let (chunk, draft) = futures::join!(chunk, self.create_draft(&body));
         let draft = draft?;
-        let chunk = match chunk {
-            Ok(c) => c,
-            Err(e) => {
-                self.discard_draft(&draft).await;
-                return Err(e);
-            }
-        };
-        let uploaded = match self.attach_all(&draft, &msg, chunk).await {
+        let uploaded = match async { self.attach_all(&draft, msg, chunk?).await }.await {
             Ok(files) => files,
             Err(e) => {
                 self.discard_draft(&draft).await;
@@ -227,24 +250,32 @@ impl Inner {
         body.uploading = Some(false);
         let mut attachments = by_id;
         attachments.extend(uploaded);
-        let mail = self.deliver(&draft, &body).await?;
-        let status = status_of(&mail).unwrap_or(SendStatus::Sent);
-        let mut recipients: Vec<String> = mail
-            .recipients
-            .iter()
-            .flatten()
-            .filter_map(|r| r.email.clone())
-            .collect();
-        if recipients.is_empty() {
-            recipients = msg.recipients().map(|a| a.email().to_owned()).collect();
+        Ok((draft, body, attachments))
+    }
+
+    /// Creates the draft. The call is never repeated blindly (a second draft would be an
+    /// orphan), but an answer saying the service did not take it (503, 429, its rate limit)
+    /// is: nothing was created.
+    async fn create_draft(&self, body: &SendMail) -> Result<String> {
+        let max_attempts = self.settings.http.max_attempts.max(1);
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            match self.api.create_draft(body).await {
+                Err(e)
+                    if attempt < max_attempts
+                        && !e.outcome_unknown()
+                        && (e.is_unavailable() || e.is_rate_limited()) =>
+                {
+                    tracing::debug!(provider = PROVIDER, error = %e, "the draft was not taken; asking again");
+                    let pause = e.retry_after().unwrap_or_else(|| {
+                        std::time::Duration::from_millis(250u64 << attempt.min(6))
+                    });
+                    tokio::time::sleep(pause.min(std::time::Duration::from_secs(30))).await;
+                }
+                other => return other,
+            }
         }
-        let mut receipt = SendReceipt::new(PROVIDER, draft, status)
-            .with_recipients(recipients)
-            .with_attachments(attachments);
-        if mail.status.as_deref() == Some("pending_review") {
-            receipt = receipt.with_warning("the service holds the message for review");
-        }
-        Ok(receipt)
     }
 
     /// Uploads every attachment onto the draft, `attachment_concurrency` at a time.
@@ -320,7 +351,7 @@ impl Inner {
             if !ambiguous {
                 // The service refused the send: the message is still a draft.
                 self.discard_draft(draft).await;
-                return Err(failure);
+                return Err(failure.not_sent());
             }
             let state = match self.api.mail(draft).await {
                 Ok(m) => m,
@@ -329,10 +360,11 @@ impl Inner {
                     return Err(fail(
                         failure.kind(),
                         format!(
-                            "the send of message {draft} may or may not have happened and the service could not be asked; look for it before sending again"
+                            "the answer to the send of message {draft} was lost ({}) and the service could not be asked whether it left; look for it among the sent messages in Kiteworks before sending again",
+                            failure.message()
                         ),
                     )
-                    .with_outcome_unknown());
+                    .maybe_sent());
                 }
             };
             if status_of(&state).is_some() {
@@ -347,20 +379,27 @@ impl Inner {
                 .as_deref()
                 .is_none_or(|s| s.eq_ignore_ascii_case("draft"));
             if !is_draft {
-                return Err(fail(
+                let shown = state
+                    .status
+                    .as_deref()
+                    .map(securesend_core::clean_service_text)
+                    .unwrap_or_default();
+                let e = fail(
                     ErrorKind::Protocol,
-                    format!(
-                        "message {draft} is in state {:?} after the send",
-                        state
-                            .status
-                            .as_deref()
-                            .map(securesend_core::clean_service_text)
-                    ),
-                ));
+                    format!("message {draft} is in state \"{shown}\" after the send"),
+                );
+                // The service's own word that it did not go out; anything else may have.
+                let refused = matches!(shown.to_ascii_lowercase().as_str(), "error" | "denied");
+                return Err(if refused {
+                    e.not_sent()
+                } else {
+                    e.maybe_sent()
+                });
             }
             if attempt >= max_attempts {
+                // Still a draft after every try: it never left, and it goes.
                 self.discard_draft(draft).await;
-                return Err(failure);
+                return Err(failure.not_sent());
             }
             tokio::time::sleep(std::time::Duration::from_millis(250u64 << attempt.min(6))).await;
         }
