@@ -14,7 +14,7 @@ use time::OffsetDateTime;
 
 use securesend_core::chunk::ChunkPlan;
 use securesend_core::{
-    CheckedFile, Error, ErrorKind, Progress, RemoteFile, Result, SecureMessage, SendReceipt,
+    CheckedFile, Error, ErrorKind, Link, Progress, RemoteFile, Result, SecureMessage, SendReceipt,
     SendStatus,
 };
 
@@ -79,6 +79,22 @@ impl MailOptions {
     }
 }
 
+/// The longest message body sent, in bytes of UTF-8. Neither the v28 specification nor the
+/// documentation gives the service's limit; bodies past this are refused before any request
+/// rather than left to an answer that does not say what is wrong. The sandbox enforces the same.
+pub(crate) const MAX_BODY_BYTES: usize = 64 << 10;
+
+/// A download link from the service, if it is a web address fit to show: `http(s)`, no
+/// credentials, a host.
+fn shown_link(link: &str) -> Option<String> {
+    let url = url::Url::parse(link.trim()).ok()?;
+    let fine = matches!(url.scheme(), "https" | "http")
+        && url.username().is_empty()
+        && url.password().is_none()
+        && url.host_str().is_some();
+    fine.then(|| url.to_string())
+}
+
 fn fail(kind: ErrorKind, message: impl Into<String>) -> Error {
     Error::new(kind, message.into())
         .with_provider(PROVIDER)
@@ -102,6 +118,16 @@ fn status_of(mail: &Mail) -> Option<SendStatus> {
 impl Inner {
     /// The request bodies (draft and send), built and checked before anything is sent.
     async fn mail_body(&self, msg: &SecureMessage, opts: &MailOptions) -> Result<SendMail> {
+        if let Some(text) = msg.text() {
+            if text.len() > MAX_BODY_BYTES {
+                return Err(Error::invalid_input(format!(
+                    "the message body has {} bytes; Kiteworks messages take at most {MAX_BODY_BYTES} bytes (64 KiB): shorten it or send the text as an attachment",
+                    text.len()
+                ))
+                .with_provider(PROVIDER)
+                .with_operation("send"));
+            }
+        }
         let s = &self.settings;
         let o = msg.options();
         let mut acl = opts.acl.or(s.acl);
@@ -199,9 +225,39 @@ impl Inner {
         if recipients.is_empty() {
             recipients = msg.recipients().map(|a| a.email().to_owned()).collect();
         }
+        let addr = |list: &[securesend_core::Address]| -> Vec<String> {
+            list.iter().map(|a| a.email().to_owned()).collect()
+        };
         let mut receipt = SendReceipt::new(PROVIDER, draft, status)
             .with_recipients(recipients)
+            .with_roles(addr(msg.to()), addr(msg.cc()), addr(msg.bcc()))
             .with_attachments(attachments);
+        // The service's day when it says one, else the one asked for.
+        let expires = mail.expiration_date.or_else(|| {
+            msg.options()
+                .expires
+                .map(|e| e.date_from(OffsetDateTime::now_utc().date()))
+        });
+        if let Some(day) = expires {
+            receipt = receipt.with_expires(day);
+        }
+        match mail.download_link().and_then(shown_link) {
+            Some(url) => {
+                // One link leads to all the message's files; the receipt's day says until when.
+                receipt = receipt.with_link(Link {
+                    url,
+                    file: None,
+                    expires: None,
+                });
+            }
+            None if mail.download_link().is_some() => {
+                tracing::warn!(
+                    provider = PROVIDER,
+                    "the service's download link is not a web address; left out"
+                );
+            }
+            None => {}
+        }
         if mail.status.as_deref() == Some("pending_review") {
             receipt = receipt.with_warning("the service holds the message for review");
         }
@@ -337,8 +393,7 @@ impl Inner {
                     return self.api.mail(draft).await.or_else(|_| {
                         Ok(Mail {
                             id: draft.to_owned(),
-                            status: None,
-                            recipients: None,
+                            ..Mail::default()
                         })
                     });
                 }

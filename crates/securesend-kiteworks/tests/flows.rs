@@ -763,3 +763,53 @@ async fn a_lost_answer_to_the_send_that_cannot_be_checked_is_maybe_sent() {
     assert_eq!(k.count("PUT", "/rest/mail/"), 1);
     assert_eq!(k.count("DELETE", "/rest/mail/"), 0);
 }
+
+#[tokio::test]
+async fn the_receipt_lists_the_link_roles_and_expiry_and_a_long_body_is_refused_first() {
+    let k = kit().await;
+    let p = k.provider();
+    let msg = SecureMessage::builder()
+        .to("ada@example.com")
+        .cc("grace@example.com")
+        .bcc("eve@example.com")
+        .expires(Expiry::Days(7))
+        .attach(Attachment::from_bytes("a.txt", "hello"))
+        .attach(Attachment::from_bytes("b.txt", "world"))
+        .build()
+        .unwrap();
+    let receipt = p.send(msg).await.unwrap();
+    let mail = k.sandbox.outbox().get(&receipt.message_id).unwrap();
+    // The one link the service made for the message's files, as it gave it.
+    assert_eq!(receipt.links.len(), 1, "{:?}", receipt.links);
+    assert_eq!(receipt.links[0].url, mail.details["downloadLink"]);
+    assert!(receipt.links[0].url.starts_with(k.sandbox.base_url()));
+    let last_day = time::OffsetDateTime::now_utc().date() + time::Duration::days(7);
+    assert_eq!(receipt.expires, Some(last_day));
+    assert_eq!(receipt.to, ["ada@example.com"]);
+    assert_eq!(receipt.cc, ["grace@example.com"]);
+    assert_eq!(receipt.bcc, ["eve@example.com"]);
+
+    // A body of exactly the limit goes; the sandbox holds the service to the same limit.
+    let limit = 64 << 10;
+    let at_limit = SecureMessage::builder()
+        .to("ada@example.com")
+        .text("x".repeat(limit))
+        .build()
+        .unwrap();
+    let sent = p.send(at_limit).await.unwrap();
+    let mail = k.sandbox.outbox().get(&sent.message_id).unwrap();
+    assert_eq!(mail.text_body.map(|b| b.len()), Some(limit));
+
+    // One byte more is refused before any request, naming the limit.
+    let before = k.sandbox.journal().len();
+    let over = SecureMessage::builder()
+        .to("ada@example.com")
+        .text("x".repeat(limit + 1))
+        .build()
+        .unwrap();
+    let e = p.send(over).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+    assert!(e.to_string().contains("65536 bytes"), "{e}");
+    assert!(!e.to_string().contains("ERR_"), "{e}");
+    assert_eq!(k.sandbox.journal().len(), before, "no request was made");
+}

@@ -928,3 +928,19 @@ async fn client_times_only_in_the_service_form() {
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["clientModified"], "2026-11-23T00:20:05+0000");
 }
+
+#[tokio::test]
+async fn a_mail_body_over_the_limit_is_refused_as_the_service_refuses_a_value_over_its_maximum() {
+    let k = kit().await;
+    let limit = securesend_sandbox::kiteworks::MAX_MAIL_BODY_BYTES;
+    let send = |body: String| {
+        k.rest(reqwest::Method::POST, "/rest/mail/actions/sendFile")
+            .json(&json!({ "to": ["ada@example.com"], "files": [], "draft": true, "body": body }))
+            .send()
+    };
+    let r = send("x".repeat(limit + 1)).await.unwrap();
+    assert_eq!(r.status(), 422);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(code(&v), "ERR_INPUT_EXCEEDS_MAX_VALUE");
+    assert_eq!(send("x".repeat(limit)).await.unwrap().status(), 201);
+}

@@ -17,6 +17,7 @@ use super::wire::{
 };
 use crate::journal::RequestSeq;
 use crate::mail::{Mail, MailAttachment};
+use crate::tokens::{TokenFormat, random_token};
 
 const ACLS: [&str; 6] = [
     "verify_recipient",
@@ -76,6 +77,15 @@ fn apply(m: &mut MailRec, f: &Map<String, Value>) -> Result<(), Response> {
         m.subject = s.to_owned();
     }
     if let Some(b) = f.get("body") {
+        if b.as_str()
+            .is_some_and(|b| b.len() > super::MAX_MAIL_BODY_BYTES)
+        {
+            return Err(error(
+                422,
+                "ERR_INPUT_EXCEEDS_MAX_VALUE",
+                "Field value exceeds maximum allowed value",
+            ));
+        }
         m.body = b.as_str().map(str::to_owned);
     }
     if let Some(e) = f.get("expire") {
@@ -152,6 +162,12 @@ fn deliver(kw: &Kw, m: &mut MailRec) -> Result<(), Response> {
     }
     m.status = MailStatus::Sent;
     m.modified = kw.now();
+    let link = format!(
+        "{}/w/{}",
+        kw.ctx().base_url(),
+        random_token(TokenFormat::Alphanumeric { len: 32 })
+    );
+    m.package = Some((uuid::Uuid::new_v4().to_string(), link.clone()));
     let mut mail = Mail::new("kiteworks", &kw.user().email, &m.subject);
     mail.id = m.id.clone();
     mail.to.clone_from(&m.to);
@@ -166,6 +182,7 @@ fn deliver(kw: &Kw, m: &mut MailRec) -> Result<(), Response> {
     d.insert("selfCopy".into(), json!(m.self_copy));
     d.insert("includeFingerprint".into(), json!(m.include_fingerprint));
     d.insert("returnReceipts".into(), json!(m.return_receipts));
+    d.insert("downloadLink".into(), json!(link));
     kw.ctx().outbox().deliver(mail);
     Ok(())
 }
@@ -227,6 +244,7 @@ pub(crate) async fn create(
         self_copy: false,
         include_fingerprint: false,
         return_receipts: Vec::new(),
+        package: None,
         created: now,
         modified: now,
     };

@@ -111,6 +111,8 @@ pub(crate) struct MailRec {
     pub self_copy: bool,
     pub include_fingerprint: bool,
     pub return_receipts: Vec<String>,
+    /// The package's id and the link recipients open it with, once sent.
+    pub package: Option<(String, String)>,
     pub created: SystemTime,
     pub modified: SystemTime,
 }
@@ -295,6 +297,17 @@ pub(crate) fn mail_json(m: &MailRec, user: &User) -> Value {
         "body": m.body,
         "attachmentCount": m.files.len(),
         "expirationDate": m.expire,
+        "package": m.package.as_ref().map(|(id, link)| json!({
+            "id": id,
+            "acl": m.acl,
+            "selfCopy": m.self_copy,
+            "includeFingerprint": m.include_fingerprint,
+            "downloadLink": link,
+        })),
+        "variables": m.package.as_ref().map(|(_, link)| json!([
+            { "variable": "DOWNLOAD_LINK", "value": link },
+            { "variable": "SUBJECT", "value": m.subject },
+        ])),
         "bucket": bucket,
         "isRead": true,
         "emailFrom": user.email,
