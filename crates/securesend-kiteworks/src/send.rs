@@ -95,6 +95,44 @@ fn shown_link(link: &str) -> Option<String> {
     fine.then(|| url.to_string())
 }
 
+/// What a cancelled send's errors name.
+const SENDING: &str = "the send";
+
+/// A cancellation before the point of no return, saying what was done about it; other errors
+/// pass unchanged.
+fn interrupted(e: Error, done: String) -> Error {
+    if !e.is_cancelled() {
+        return e;
+    }
+    e.with_message(format!(
+        "the send was interrupted before the message was sent; {done}"
+    ))
+    .or_provider(PROVIDER)
+    .or_operation("send")
+}
+
+/// Upload sessions opened on a draft and not finished, to discard when the send is given up.
+#[derive(Default)]
+struct OpenSessions(std::sync::Mutex<Vec<String>>);
+
+impl OpenSessions {
+    fn opened(&self, id: &str) {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(id.to_owned());
+    }
+    fn finished(&self, id: &str) {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|o| o != id);
+    }
+    fn take(&self) -> Vec<String> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
 fn fail(kind: ErrorKind, message: impl Into<String>) -> Error {
     Error::new(kind, message.into())
         .with_provider(PROVIDER)
@@ -265,24 +303,27 @@ impl Inner {
     }
 
     /// Everything before the point of no return: the draft with its attachments, the body
-    /// that sends it, and the files as stored. A failure deletes the draft.
+    /// that sends it, and the files as stored. A failure deletes the draft; so does the
+    /// message's [`Cancel`](securesend_core::Cancel) firing, which stops the work at its next
+    /// safe point (the draft's creation is let finish, so that its id is known).
     async fn prepare(
         &self,
         msg: &SecureMessage,
         opts: &MailOptions,
     ) -> Result<(String, SendMail, Vec<RemoteFile>)> {
-        let mut body = self.mail_body(msg, opts).await?;
+        let cancel = msg.cancel();
+        let nothing_made =
+            |e: Error| interrupted(e, "nothing was created on the service".to_owned());
+        let mut body = cancel
+            .guard(SENDING, self.mail_body(msg, opts))
+            .await
+            .map_err(nothing_made)?;
         // Files sent by id must exist before anything is created.
-        let mut by_id = Vec::new();
-        for id in &opts.file_ids {
-            let f = self.api.file(id).await?;
-            let mut r = RemoteFile::new(PROVIDER, f.id.clone(), f.name.clone().unwrap_or_default())
-                .with_checksums(service_checksums(&f));
-            if let Some(size) = f.size {
-                r = r.with_size(size);
-            }
-            by_id.push(r);
-        }
+        let by_id = cancel
+            .guard(SENDING, self.files_by_id(opts))
+            .await
+            .map_err(nothing_made)?;
+        cancel.check(SENDING).map_err(nothing_made)?;
         // The upload configuration (first send only; it is kept) and the draft do not depend
         // on each other: asking both at once saves a round trip.
         let chunk = async {
@@ -294,11 +335,28 @@ impl Inner {
         };
         let (chunk, draft) = futures::join!(chunk, self.create_draft(&body));
         let draft = draft?;
-        let uploaded = match async { self.attach_all(&draft, msg, chunk?).await }.await {
+        let open = OpenSessions::default();
+        let work = async { self.attach_all(&draft, msg, chunk?, &open).await };
+        // The last safe point is after the attachments, just before the send.
+        let uploaded = match cancel
+            .guard(SENDING, work)
+            .await
+            .and_then(|files| cancel.check(SENDING).map(|()| files))
+        {
             Ok(files) => files,
             Err(e) => {
-                self.discard_draft(&draft).await;
-                return Err(e);
+                let deleted = self.abandon(&draft, &open).await;
+                if !e.is_cancelled() {
+                    return Err(e);
+                }
+                let done = if deleted {
+                    "its draft was deleted".to_owned()
+                } else {
+                    format!(
+                        "its draft {draft} could not be deleted; delete it among the drafts in Kiteworks"
+                    )
+                };
+                return Err(interrupted(e, done));
             }
         };
         body.files.extend(uploaded.iter().map(|f| f.id.clone()));
@@ -307,6 +365,32 @@ impl Inner {
         let mut attachments = by_id;
         attachments.extend(uploaded);
         Ok((draft, body, attachments))
+    }
+
+    /// The files sent along by id, as the service has them.
+    async fn files_by_id(&self, opts: &MailOptions) -> Result<Vec<RemoteFile>> {
+        let mut by_id = Vec::new();
+        for id in &opts.file_ids {
+            let f = self.api.file(id).await?;
+            let mut r = RemoteFile::new(PROVIDER, f.id.clone(), f.name.clone().unwrap_or_default())
+                .with_checksums(service_checksums(&f));
+            if let Some(size) = f.size {
+                r = r.with_size(size);
+            }
+            by_id.push(r);
+        }
+        Ok(by_id)
+    }
+
+    /// Gives up a draft: its unfinished upload sessions, then the draft (with the files
+    /// uploaded onto it). Whether the draft is gone.
+    async fn abandon(&self, draft: &str, open: &OpenSessions) -> bool {
+        for id in open.take() {
+            if let Err(e) = self.api.delete_upload(&id).await {
+                tracing::debug!(provider = PROVIDER, error = %e, "upload session {id} not discarded");
+            }
+        }
+        self.discard_draft(draft).await
     }
 
     /// Creates the draft. The call is never repeated blindly (a second draft would be an
@@ -340,6 +424,7 @@ impl Inner {
         draft: &str,
         msg: &SecureMessage,
         chunk: u64,
+        open: &OpenSessions,
     ) -> Result<Vec<RemoteFile>> {
         let target = UploadTarget::Mail(draft.to_owned());
         // Futures made up front (they start when polled): `buffered` then runs at most
@@ -348,7 +433,7 @@ impl Inner {
             .attachments()
             .iter()
             .enumerate()
-            .map(|(index, file)| self.attach_one(&target, file, index, msg.progress(), chunk))
+            .map(|(index, file)| self.attach_one(&target, file, index, msg.progress(), chunk, open))
             .collect();
         futures::stream::iter(uploads)
             .buffered(self.settings.attachment_concurrency)
@@ -363,9 +448,11 @@ impl Inner {
         index: usize,
         progress: Option<&Progress>,
         chunk: u64,
+        open: &OpenSessions,
     ) -> Result<RemoteFile> {
         let plan = ChunkPlan::new(file.size, chunk)?;
         let upload = self.start_session(target, file, plan).await?;
+        open.opened(&upload.id);
         let out = Outgoing {
             file,
             index,
@@ -376,6 +463,8 @@ impl Inner {
             first_chunk: 0,
         };
         let done = self.send_chunks(target, &out, plan, &session).await?;
+        // The last chunk completed the session: nothing of it is left to discard.
+        open.finished(&session.upload.id);
         Ok(self.remote_file(&done, file, None))
     }
 
@@ -462,9 +551,13 @@ impl Inner {
 
     /// Deletes a draft after a failure; the service refuses to delete a sent message, so this
     /// can never withdraw one.
-    pub(crate) async fn discard_draft(&self, draft: &str) {
-        if let Err(e) = self.api.delete_mail(draft).await {
-            tracing::warn!(provider = PROVIDER, error = %e, "could not delete draft {draft}");
+    pub(crate) async fn discard_draft(&self, draft: &str) -> bool {
+        match self.api.delete_mail(draft).await {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(provider = PROVIDER, error = %e, "could not delete draft {draft}");
+                false
+            }
         }
     }
 }
