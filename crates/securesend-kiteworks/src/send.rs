@@ -5,9 +5,11 @@
 //!    chunks), several files at once up to `attachment_concurrency`, each file's chunks in order.
 //! 3. `PUT /rest/mail/{id}/actions/sendFile` with every file id sends it (200).
 //!
-//! Anything failing before step 3 deletes the draft. Step 3 is never repeated blindly: when its
-//! outcome is unknown (the connection broke, the service failed), `GET /rest/mail/{id}` says
-//! whether the message left; only a message still a draft is sent again.
+//! Step 3 is the point of no return. Anything failing before it, or the message's `Cancel`
+//! firing, deletes the draft (and its unfinished upload sessions) and is reported as not sent.
+//! Step 3 is never repeated blindly: when its outcome is unknown (the connection broke, the
+//! service failed), `GET /rest/mail/{id}` says whether the message left; only a message still a
+//! draft is sent again, and one whose state cannot be learnt is reported as may have been sent.
 
 use futures::{StreamExt, TryStreamExt};
 use time::OffsetDateTime;
