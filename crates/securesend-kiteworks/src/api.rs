@@ -56,6 +56,21 @@ fn loose_time<'de, D: Deserializer<'de>>(d: D) -> Result<Option<OffsetDateTime>,
     })
 }
 
+/// Reads a day as the service writes it: `2026-11-23`, or a time whose UTC day it is. Only
+/// shown to the user, so junk is left out.
+fn loose_date<'de, D: Deserializer<'de>>(d: D) -> Result<Option<time::Date>, D::Error> {
+    Ok(match Option::<serde_json::Value>::deserialize(d)? {
+        Some(serde_json::Value::String(s)) => {
+            let s = s.trim();
+            let day = time::macros::format_description!("[year]-[month]-[day]");
+            time::Date::parse(s, &day)
+                .ok()
+                .or_else(|| parse_time(s).map(|t| t.to_offset(time::UtcOffset::UTC).date()))
+        }
+        _ => None,
+    })
+}
+
 fn parse_time(s: &str) -> Option<OffsetDateTime> {
     use time::format_description::well_known::{Iso8601, Rfc3339};
     OffsetDateTime::parse(s, &Rfc3339)
@@ -69,6 +84,22 @@ fn parse_time(s: &str) -> Option<OffsetDateTime> {
             )
         })
         .ok()
+}
+
+/// A time as the service writes its own, and as a strict server accepts it:
+/// `YYYY-MM-DDTHH:MM:SS+0000`, whole seconds, UTC. RFC 3339 with fractions or `Z`, which
+/// `time` writes by default, is refused by strict appliances with `ERR_INPUT_INVALID_FORMAT`.
+pub(crate) fn service_time(t: OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}+0000",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
 }
 
 /// Reads `true`/`false`, `1`/`0` or their string forms.
@@ -232,7 +263,8 @@ pub(crate) struct Recipient {
 }
 
 /// A mail (`POST`/`PUT …/sendFile`, `GET /rest/mail/{id}`).
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub(crate) struct Mail {
     #[serde(deserialize_with = "id")]
     pub id: String,
@@ -240,6 +272,48 @@ pub(crate) struct Mail {
     pub status: Option<String>,
     #[serde(default)]
     pub recipients: Option<Vec<Recipient>>,
+    /// When the files stop being available: a date or a time, as the service writes it.
+    #[serde(default, deserialize_with = "loose_date")]
+    pub expiration_date: Option<time::Date>,
+    #[serde(default)]
+    pub package: Option<Package>,
+    /// Template variables, among them `DOWNLOAD_LINK`.
+    #[serde(default)]
+    pub variables: Option<Vec<Variable>>,
+}
+
+impl Mail {
+    /// The link recipients open the files with: the package's, else the template's.
+    pub(crate) fn download_link(&self) -> Option<&str> {
+        self.package
+            .as_ref()
+            .and_then(|p| p.download_link.as_deref())
+            .or_else(|| {
+                self.variables.iter().flatten().find_map(|v| {
+                    (v.variable.as_deref() == Some("DOWNLOAD_LINK"))
+                        .then(|| v.value.as_ref().and_then(serde_json::Value::as_str))
+                        .flatten()
+                })
+            })
+            .filter(|l| !l.is_empty())
+    }
+}
+
+/// A mail's package: its files and the link to them.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Package {
+    #[serde(default)]
+    pub download_link: Option<String>,
+}
+
+/// One of a mail's template variables.
+#[derive(Clone, Debug, Deserialize)]
+pub(crate) struct Variable {
+    #[serde(default)]
+    pub variable: Option<String>,
+    #[serde(default)]
+    pub value: Option<serde_json::Value>,
 }
 
 /// The body of `POST /rest/mail/actions/sendFile` and `PUT /rest/mail/{id}/actions/sendFile`.
@@ -293,6 +367,39 @@ mod tests {
         let l: Listing<Folder> =
             serde_json::from_str(r#"{"data":[{"id":1,"name":"x"}],"metadata":{}}"#).unwrap();
         assert_eq!(l.into_vec()[0].id, "1");
+    }
+
+    #[test]
+    fn a_mails_link_and_last_day_in_either_form() {
+        let m: Mail = serde_json::from_str(
+            r#"{"id":"m","expirationDate":"2026-12-11T00:00:00+0000","package":{"downloadLink":"https://kw.example/w/abc"}}"#,
+        )
+        .unwrap();
+        assert_eq!(m.download_link(), Some("https://kw.example/w/abc"));
+        assert_eq!(m.expiration_date.unwrap().to_string(), "2026-12-11");
+        let m: Mail = serde_json::from_str(
+            r#"{"id":"m","expirationDate":"2026-12-11","variables":[{"variable":"HOST","value":"kw"},{"variable":"DOWNLOAD_LINK","value":"https://kw.example/w/x"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(m.download_link(), Some("https://kw.example/w/x"));
+        assert_eq!(m.expiration_date.unwrap().to_string(), "2026-12-11");
+        let m: Mail =
+            serde_json::from_str(r#"{"id":"m","expirationDate":0,"package":{"downloadLink":""}}"#)
+                .unwrap();
+        assert_eq!((m.download_link(), m.expiration_date), (None, None));
+    }
+
+    #[test]
+    fn times_go_out_in_the_service_form_whole_seconds_utc() {
+        let t = OffsetDateTime::from_unix_timestamp_nanos(1_795_393_205_123_456_789)
+            .unwrap()
+            .to_offset(time::macros::offset!(+2));
+        assert_eq!(service_time(t), "2026-11-23T00:20:05+0000");
+        // What is sent reads back as the same second.
+        assert_eq!(
+            parse_time(&service_time(t)).unwrap().unix_timestamp(),
+            1_795_393_205
+        );
     }
 
     #[test]

@@ -60,6 +60,12 @@ impl Reply {
     }
 }
 
+/// Why one try of a call failed: its answer broke off while being read, or anything else.
+enum Failure {
+    Body(Error),
+    Other(Error),
+}
+
 /// Ids go into URL paths: only the characters UUIDs and integers use.
 pub(crate) fn valid_id(id: &str) -> bool {
     !id.is_empty()
@@ -89,14 +95,51 @@ impl Api {
 
     /// Sends a call with a token; a 401 refreshes the token once and sends it again. Success
     /// answers are read with the JSON cap, error answers become errors.
+    ///
+    /// A call that may be repeated ([`Repeat::Safe`]) whose answer breaks off while its body is
+    /// read is sent again (up to `max_attempts` in all): the service answered, so the request
+    /// is harmless to repeat, and giving up would report an outcome as unknown for a read.
     pub(crate) async fn call(
         &self,
         operation: &'static str,
         call: Call,
         build: impl Fn(&reqwest::Client) -> RequestBuilder + Send + Sync,
     ) -> Result<Reply> {
-        let build = &build;
-        self.tokens
+        let max_attempts = match call.repeat() {
+            Repeat::Safe => self.settings.http.max_attempts.max(1),
+            Repeat::Never => 1,
+        };
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            match self.call_once(operation, call, &build).await {
+                Err(Failure::Body(e)) if attempt < max_attempts => {
+                    tracing::debug!(
+                        provider = PROVIDER,
+                        operation,
+                        error = %e,
+                        "the answer broke off; asking again"
+                    );
+                    let pause = std::time::Duration::from_millis(250u64 << attempt.min(5));
+                    tokio::time::sleep(pause).await;
+                }
+                Err(Failure::Body(e) | Failure::Other(e)) => return Err(e),
+                Ok(reply) => return Ok(reply),
+            }
+        }
+    }
+
+    async fn call_once(
+        &self,
+        operation: &'static str,
+        call: Call,
+        build: &(impl Fn(&reqwest::Client) -> RequestBuilder + Send + Sync),
+    ) -> std::result::Result<Reply, Failure> {
+        // Set when the failure was reading a success answer's body (not sending, not a refusal).
+        let body_failed = std::sync::atomic::AtomicBool::new(false);
+        let body_failed = &body_failed;
+        let result = self
+            .tokens
             .run(|token| async move {
                 let resp = self
                     .http
@@ -121,10 +164,22 @@ impl Api {
                 }
                 let body = read_bytes_capped(resp, DEFAULT_JSON_CAP)
                     .await
-                    .map_err(|e| e.or_provider(PROVIDER).or_operation(operation))?;
+                    .map_err(|e| {
+                        if e.outcome_unknown() {
+                            body_failed.store(true, std::sync::atomic::Ordering::Relaxed);
+                        }
+                        e.or_provider(PROVIDER).or_operation(operation)
+                    })?;
                 Ok(Reply { headers, body })
             })
-            .await
+            .await;
+        result.map_err(|e| {
+            if body_failed.load(std::sync::atomic::Ordering::Relaxed) {
+                Failure::Body(e)
+            } else {
+                Failure::Other(e)
+            }
+        })
     }
 
     async fn get_json<T: DeserializeOwned>(
@@ -272,7 +327,7 @@ impl Api {
             .collect())
     }
 
-    /// `POST /rest/{folders|mail}/{id}/actions/initiateUpload`.
+    /// `POST /rest/{folders|mail}/{id}/actions/initiateUpload`, without a query.
     pub(crate) async fn initiate_upload(
         &self,
         target: &UploadTarget,
@@ -283,11 +338,11 @@ impl Api {
             UploadTarget::Mail(id) => ("mail", id.as_str()),
         };
         let url = self.rest(&[kind, id, "actions", "initiateUpload"]);
+        // The spec declares no `returnEntity` here: the service answers the session anyway,
+        // and an answer without it is read from the location header.
         let reply = self
             .call("start upload", Call::api(Repeat::Safe), |c| {
-                c.post(url.clone())
-                    .query(&[("returnEntity", "true")])
-                    .json(body)
+                c.post(url.clone()).json(body)
             })
             .await?;
         let upload: Upload = if reply.has_entity() {

@@ -5,16 +5,18 @@
 //!    chunks), several files at once up to `attachment_concurrency`, each file's chunks in order.
 //! 3. `PUT /rest/mail/{id}/actions/sendFile` with every file id sends it (200).
 //!
-//! Anything failing before step 3 deletes the draft. Step 3 is never repeated blindly: when its
-//! outcome is unknown (the connection broke, the service failed), `GET /rest/mail/{id}` says
-//! whether the message left; only a message still a draft is sent again.
+//! Step 3 is the point of no return. Anything failing before it, or the message's `Cancel`
+//! firing, deletes the draft (and its unfinished upload sessions) and is reported as not sent.
+//! Step 3 is never repeated blindly: when its outcome is unknown (the connection broke, the
+//! service failed), `GET /rest/mail/{id}` says whether the message left; only a message still a
+//! draft is sent again, and one whose state cannot be learnt is reported as may have been sent.
 
 use futures::{StreamExt, TryStreamExt};
 use time::OffsetDateTime;
 
 use securesend_core::chunk::ChunkPlan;
 use securesend_core::{
-    CheckedFile, Error, ErrorKind, Progress, RemoteFile, Result, SecureMessage, SendReceipt,
+    CheckedFile, Error, ErrorKind, Link, Progress, RemoteFile, Result, SecureMessage, SendReceipt,
     SendStatus,
 };
 
@@ -79,6 +81,60 @@ impl MailOptions {
     }
 }
 
+/// The longest message body sent, in bytes of UTF-8. Neither the v28 specification nor the
+/// documentation gives the service's limit; bodies past this are refused before any request
+/// rather than left to an answer that does not say what is wrong. The sandbox enforces the same.
+pub(crate) const MAX_BODY_BYTES: usize = 64 << 10;
+
+/// A download link from the service, if it is a web address fit to show: `http(s)`, no
+/// credentials, a host.
+fn shown_link(link: &str) -> Option<String> {
+    let url = url::Url::parse(link.trim()).ok()?;
+    let fine = matches!(url.scheme(), "https" | "http")
+        && url.username().is_empty()
+        && url.password().is_none()
+        && url.host_str().is_some();
+    fine.then(|| url.to_string())
+}
+
+/// What a cancelled send's errors name.
+const SENDING: &str = "the send";
+
+/// A cancellation before the point of no return, saying what was done about it; other errors
+/// pass unchanged.
+fn interrupted(e: Error, done: String) -> Error {
+    if !e.is_cancelled() {
+        return e;
+    }
+    e.with_message(format!(
+        "the send was interrupted before the message was sent; {done}"
+    ))
+    .or_provider(PROVIDER)
+    .or_operation("send")
+}
+
+/// Upload sessions opened on a draft and not finished, to discard when the send is given up.
+#[derive(Default)]
+struct OpenSessions(std::sync::Mutex<Vec<String>>);
+
+impl OpenSessions {
+    fn opened(&self, id: &str) {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(id.to_owned());
+    }
+    fn finished(&self, id: &str) {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|o| o != id);
+    }
+    fn take(&self) -> Vec<String> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
 fn fail(kind: ErrorKind, message: impl Into<String>) -> Error {
     Error::new(kind, message.into())
         .with_provider(PROVIDER)
@@ -102,6 +158,16 @@ fn status_of(mail: &Mail) -> Option<SendStatus> {
 impl Inner {
     /// The request bodies (draft and send), built and checked before anything is sent.
     async fn mail_body(&self, msg: &SecureMessage, opts: &MailOptions) -> Result<SendMail> {
+        if let Some(text) = msg.text() {
+            if text.len() > MAX_BODY_BYTES {
+                return Err(Error::invalid_input(format!(
+                    "the message body has {} bytes; Kiteworks messages take at most {MAX_BODY_BYTES} bytes (64 KiB): shorten it or send the text as an attachment",
+                    text.len()
+                ))
+                .with_provider(PROVIDER)
+                .with_operation("send"));
+            }
+        }
         let s = &self.settings;
         let o = msg.options();
         let mut acl = opts.acl.or(s.acl);
@@ -185,48 +251,9 @@ impl Inner {
         msg: SecureMessage,
         opts: MailOptions,
     ) -> Result<SendReceipt> {
-        let mut body = self.mail_body(&msg, &opts).await?;
-        // Files sent by id must exist before anything is created.
-        let mut by_id = Vec::new();
-        for id in &opts.file_ids {
-            let f = self.api.file(id).await?;
-            let mut r = RemoteFile::new(PROVIDER, f.id.clone(), f.name.clone().unwrap_or_default())
-                .with_checksums(service_checksums(&f));
-            if let Some(size) = f.size {
-                r = r.with_size(size);
-            }
-            by_id.push(r);
-        }
-        // The upload configuration (first send only; it is kept) and the draft do not depend
-        // on each other: asking both at once saves a round trip.
-        let chunk = async {
-            if msg.attachments().is_empty() {
-                Ok(0)
-            } else {
-                self.chunk_size().await
-            }
-        };
-        let (chunk, draft) = futures::join!(chunk, self.api.create_draft(&body));
-        let draft = draft?;
-        let chunk = match chunk {
-            Ok(c) => c,
-            Err(e) => {
-                self.discard_draft(&draft).await;
-                return Err(e);
-            }
-        };
-        let uploaded = match self.attach_all(&draft, &msg, chunk).await {
-            Ok(files) => files,
-            Err(e) => {
-                self.discard_draft(&draft).await;
-                return Err(e);
-            }
-        };
-        body.files.extend(uploaded.iter().map(|f| f.id.clone()));
-        body.draft = false;
-        body.uploading = Some(false);
-        let mut attachments = by_id;
-        attachments.extend(uploaded);
+        // Up to the PUT sendFile no recipient can have the message, whatever failed.
+        let (draft, body, attachments) =
+            self.prepare(&msg, &opts).await.map_err(Error::not_sent)?;
         let mail = self.deliver(&draft, &body).await?;
         let status = status_of(&mail).unwrap_or(SendStatus::Sent);
         let mut recipients: Vec<String> = mail
@@ -238,13 +265,159 @@ impl Inner {
         if recipients.is_empty() {
             recipients = msg.recipients().map(|a| a.email().to_owned()).collect();
         }
+        let addr = |list: &[securesend_core::Address]| -> Vec<String> {
+            list.iter().map(|a| a.email().to_owned()).collect()
+        };
         let mut receipt = SendReceipt::new(PROVIDER, draft, status)
             .with_recipients(recipients)
+            .with_roles(addr(msg.to()), addr(msg.cc()), addr(msg.bcc()))
             .with_attachments(attachments);
+        // The service's day when it says one, else the one asked for.
+        let expires = mail.expiration_date.or_else(|| {
+            msg.options()
+                .expires
+                .map(|e| e.date_from(OffsetDateTime::now_utc().date()))
+        });
+        if let Some(day) = expires {
+            receipt = receipt.with_expires(day);
+        }
+        match mail.download_link().and_then(shown_link) {
+            Some(url) => {
+                // One link leads to all the message's files; the receipt's day says until when.
+                receipt = receipt.with_link(Link {
+                    url,
+                    file: None,
+                    expires: None,
+                });
+            }
+            None if mail.download_link().is_some() => {
+                tracing::warn!(
+                    provider = PROVIDER,
+                    "the service's download link is not a web address; left out"
+                );
+            }
+            None => {}
+        }
         if mail.status.as_deref() == Some("pending_review") {
             receipt = receipt.with_warning("the service holds the message for review");
         }
         Ok(receipt)
+    }
+
+    /// Everything before the point of no return: the draft with its attachments, the body
+    /// that sends it, and the files as stored. A failure deletes the draft; so does the
+    /// message's [`Cancel`](securesend_core::Cancel) firing, which stops the work at its next
+    /// safe point (the draft's creation is let finish, so that its id is known).
+    async fn prepare(
+        &self,
+        msg: &SecureMessage,
+        opts: &MailOptions,
+    ) -> Result<(String, SendMail, Vec<RemoteFile>)> {
+        let cancel = msg.cancel();
+        let nothing_made =
+            |e: Error| interrupted(e, "nothing was created on the service".to_owned());
+        let mut body = cancel
+            .guard(SENDING, self.mail_body(msg, opts))
+            .await
+            .map_err(nothing_made)?;
+        // Files sent by id must exist before anything is created.
+        let by_id = cancel
+            .guard(SENDING, self.files_by_id(opts))
+            .await
+            .map_err(nothing_made)?;
+        cancel.check(SENDING).map_err(nothing_made)?;
+        // The upload configuration (first send only; it is kept) and the draft do not depend
+        // on each other: asking both at once saves a round trip.
+        let chunk = async {
+            if msg.attachments().is_empty() {
+                Ok(0)
+            } else {
+                self.chunk_size().await
+            }
+        };
+        let (chunk, draft) = futures::join!(chunk, self.create_draft(&body));
+        let draft = draft?;
+        let open = OpenSessions::default();
+        let work = async { self.attach_all(&draft, msg, chunk?, &open).await };
+        // The last safe point is after the attachments, just before the send.
+        let uploaded = match cancel
+            .guard(SENDING, work)
+            .await
+            .and_then(|files| cancel.check(SENDING).map(|()| files))
+        {
+            Ok(files) => files,
+            Err(e) => {
+                let deleted = self.abandon(&draft, &open).await;
+                if !e.is_cancelled() {
+                    return Err(e);
+                }
+                let done = if deleted {
+                    "its draft was deleted".to_owned()
+                } else {
+                    format!(
+                        "its draft {draft} could not be deleted; delete it among the drafts in Kiteworks"
+                    )
+                };
+                return Err(interrupted(e, done));
+            }
+        };
+        body.files.extend(uploaded.iter().map(|f| f.id.clone()));
+        body.draft = false;
+        body.uploading = Some(false);
+        let mut attachments = by_id;
+        attachments.extend(uploaded);
+        Ok((draft, body, attachments))
+    }
+
+    /// The files sent along by id, as the service has them.
+    async fn files_by_id(&self, opts: &MailOptions) -> Result<Vec<RemoteFile>> {
+        let mut by_id = Vec::new();
+        for id in &opts.file_ids {
+            let f = self.api.file(id).await?;
+            let mut r = RemoteFile::new(PROVIDER, f.id.clone(), f.name.clone().unwrap_or_default())
+                .with_checksums(service_checksums(&f));
+            if let Some(size) = f.size {
+                r = r.with_size(size);
+            }
+            by_id.push(r);
+        }
+        Ok(by_id)
+    }
+
+    /// Gives up a draft: its unfinished upload sessions, then the draft (with the files
+    /// uploaded onto it). Whether the draft is gone.
+    async fn abandon(&self, draft: &str, open: &OpenSessions) -> bool {
+        for id in open.take() {
+            if let Err(e) = self.api.delete_upload(&id).await {
+                tracing::debug!(provider = PROVIDER, error = %e, "upload session {id} not discarded");
+            }
+        }
+        self.discard_draft(draft).await
+    }
+
+    /// Creates the draft. The call is never repeated blindly (a second draft would be an
+    /// orphan), but an answer saying the service did not take it (503, 429, its rate limit)
+    /// is: nothing was created.
+    async fn create_draft(&self, body: &SendMail) -> Result<String> {
+        let max_attempts = self.settings.http.max_attempts.max(1);
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            match self.api.create_draft(body).await {
+                Err(e)
+                    if attempt < max_attempts
+                        && !e.outcome_unknown()
+                        && (e.is_unavailable() || e.is_rate_limited()) =>
+                {
+                    tracing::debug!(provider = PROVIDER, error = %e, "the draft was not taken; asking again");
+                    let pause = e.retry_after().unwrap_or_else(|| {
+                        std::time::Duration::from_millis(250u64 << attempt.min(6))
+                    });
+                    tokio::time::sleep(pause.min(std::time::Duration::from_secs(30))).await;
+                }
+                other => return other,
+            }
+        }
     }
 
     /// Uploads every attachment onto the draft, `attachment_concurrency` at a time.
@@ -253,6 +426,7 @@ impl Inner {
         draft: &str,
         msg: &SecureMessage,
         chunk: u64,
+        open: &OpenSessions,
     ) -> Result<Vec<RemoteFile>> {
         let target = UploadTarget::Mail(draft.to_owned());
         // Futures made up front (they start when polled): `buffered` then runs at most
@@ -261,7 +435,7 @@ impl Inner {
             .attachments()
             .iter()
             .enumerate()
-            .map(|(index, file)| self.attach_one(&target, file, index, msg.progress(), chunk))
+            .map(|(index, file)| self.attach_one(&target, file, index, msg.progress(), chunk, open))
             .collect();
         futures::stream::iter(uploads)
             .buffered(self.settings.attachment_concurrency)
@@ -276,9 +450,11 @@ impl Inner {
         index: usize,
         progress: Option<&Progress>,
         chunk: u64,
+        open: &OpenSessions,
     ) -> Result<RemoteFile> {
         let plan = ChunkPlan::new(file.size, chunk)?;
         let upload = self.start_session(target, file, plan).await?;
+        open.opened(&upload.id);
         let out = Outgoing {
             file,
             index,
@@ -289,6 +465,8 @@ impl Inner {
             first_chunk: 0,
         };
         let done = self.send_chunks(target, &out, plan, &session).await?;
+        // The last chunk completed the session: nothing of it is left to discard.
+        open.finished(&session.upload.id);
         Ok(self.remote_file(&done, file, None))
     }
 
@@ -306,8 +484,7 @@ impl Inner {
                     return self.api.mail(draft).await.or_else(|_| {
                         Ok(Mail {
                             id: draft.to_owned(),
-                            status: None,
-                            recipients: None,
+                            ..Mail::default()
                         })
                     });
                 }
@@ -320,7 +497,7 @@ impl Inner {
             if !ambiguous {
                 // The service refused the send: the message is still a draft.
                 self.discard_draft(draft).await;
-                return Err(failure);
+                return Err(failure.not_sent());
             }
             let state = match self.api.mail(draft).await {
                 Ok(m) => m,
@@ -329,10 +506,11 @@ impl Inner {
                     return Err(fail(
                         failure.kind(),
                         format!(
-                            "the send of message {draft} may or may not have happened and the service could not be asked; look for it before sending again"
+                            "the answer to the send of message {draft} was lost ({}) and the service could not be asked whether it left; look for it among the sent messages in Kiteworks before sending again",
+                            failure.message()
                         ),
                     )
-                    .with_outcome_unknown());
+                    .maybe_sent());
                 }
             };
             if status_of(&state).is_some() {
@@ -347,20 +525,27 @@ impl Inner {
                 .as_deref()
                 .is_none_or(|s| s.eq_ignore_ascii_case("draft"));
             if !is_draft {
-                return Err(fail(
+                let shown = state
+                    .status
+                    .as_deref()
+                    .map(securesend_core::clean_service_text)
+                    .unwrap_or_default();
+                let e = fail(
                     ErrorKind::Protocol,
-                    format!(
-                        "message {draft} is in state {:?} after the send",
-                        state
-                            .status
-                            .as_deref()
-                            .map(securesend_core::clean_service_text)
-                    ),
-                ));
+                    format!("message {draft} is in state \"{shown}\" after the send"),
+                );
+                // The service's own word that it did not go out; anything else may have.
+                let refused = matches!(shown.to_ascii_lowercase().as_str(), "error" | "denied");
+                return Err(if refused {
+                    e.not_sent()
+                } else {
+                    e.maybe_sent()
+                });
             }
             if attempt >= max_attempts {
+                // Still a draft after every try: it never left, and it goes.
                 self.discard_draft(draft).await;
-                return Err(failure);
+                return Err(failure.not_sent());
             }
             tokio::time::sleep(std::time::Duration::from_millis(250u64 << attempt.min(6))).await;
         }
@@ -368,9 +553,13 @@ impl Inner {
 
     /// Deletes a draft after a failure; the service refuses to delete a sent message, so this
     /// can never withdraw one.
-    pub(crate) async fn discard_draft(&self, draft: &str) {
-        if let Err(e) = self.api.delete_mail(draft).await {
-            tracing::warn!(provider = PROVIDER, error = %e, "could not delete draft {draft}");
+    pub(crate) async fn discard_draft(&self, draft: &str) -> bool {
+        match self.api.delete_mail(draft).await {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(provider = PROVIDER, error = %e, "could not delete draft {draft}");
+                false
+            }
         }
     }
 }

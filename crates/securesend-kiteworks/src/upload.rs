@@ -89,11 +89,7 @@ impl Inner {
             .as_path()
             .and_then(|p| std::fs::metadata(p).ok())
             .and_then(|m| m.modified().ok())
-            .and_then(|t| {
-                time::OffsetDateTime::from(t)
-                    .format(&time::format_description::well_known::Rfc3339)
-                    .ok()
-            });
+            .map(|t| crate::api::service_time(time::OffsetDateTime::from(t)));
         let upload = self
             .api
             .initiate_upload(
@@ -422,6 +418,13 @@ impl Inner {
                 b.remove(k);
             }
         }
+        req.cancel().check("the upload").map_err(|e| {
+            e.with_message(format!(
+                "the upload of {name} was interrupted before any of it was sent"
+            ))
+            .with_provider(PROVIDER)
+            .with_operation("upload")
+        })?;
         let session = match session {
             Some(s) => s,
             None => {
@@ -449,7 +452,30 @@ impl Inner {
             index: 0,
             progress: req.progress(),
         };
-        match self.send_chunks(&target, &out, plan, &session).await {
+        let sent = req
+            .cancel()
+            .guard(
+                "the upload",
+                self.send_chunks(&target, &out, plan, &session),
+            )
+            .await;
+        match sent {
+            Err(e) if e.is_cancelled() => {
+                let resumable = book.is_some() && key.is_some();
+                let kept = if resumable {
+                    // The session and its saved state stay, so the chunks sent are not lost.
+                    "the service keeps what was sent: run the same upload again with --resume to continue where it stopped".to_owned()
+                } else {
+                    if let Err(d) = self.api.delete_upload(&session.upload.id).await {
+                        tracing::debug!(provider = PROVIDER, error = %d, "interrupted upload session not discarded");
+                    }
+                    "it cannot be resumed (no state directory, or not a file on disk), so its partial upload was discarded".to_owned()
+                };
+                Err(e
+                    .with_message(format!("the upload of {name} was interrupted; {kept}"))
+                    .with_provider(PROVIDER)
+                    .with_operation("upload"))
+            }
             Ok(done) => {
                 if let (Some(b), Some(k)) = (book, &key) {
                     b.remove(k);

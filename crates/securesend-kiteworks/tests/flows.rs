@@ -662,3 +662,154 @@ async fn chunks_can_go_to_rest_uploads_as_the_samples_do() {
     let stored = k.inspect.file(&remote.id).unwrap();
     assert_eq!(k.sandbox.store().read(&stored.0).await.unwrap(), data);
 }
+
+#[tokio::test]
+async fn a_503_before_the_send_is_not_sent_retryable_and_a_retry_sends_once() {
+    let k = kit().await;
+    let p = k.provider();
+    let msg = || {
+        SecureMessage::builder()
+            .to("ada@example.com")
+            .subject("before the point of no return")
+            .attach(Attachment::from_bytes("a.txt", "hello"))
+            .build()
+            .unwrap()
+    };
+    // The draft is refused once with 503: nothing was created, so it is asked for again.
+    k.sandbox
+        .faults()
+        .add(rule("POST /rest/mail/actions/sendFile", FaultAction::status(503)).nth(1));
+    let receipt = p.send(msg()).await.unwrap();
+    assert_eq!(k.count("POST", "/rest/mail/actions/sendFile"), 2);
+    assert_eq!(k.sandbox.outbox().delivered_total(), 1);
+    assert!(k.sandbox.outbox().get(&receipt.message_id).is_some());
+    k.sandbox.faults().clear();
+
+    // The attachment's upload is refused with 503 on every try: a clean failure, the draft
+    // goes, nothing is sent, and the error says so and may be retried.
+    k.sandbox.faults().add(rule(
+        "POST /rest/mail/*/actions/initiateUpload",
+        FaultAction::status(503),
+    ));
+    let e = p.send(msg()).await.unwrap_err();
+    assert!(e.is_not_sent(), "{e}");
+    assert!(!e.outcome_unknown(), "{e}");
+    assert!(e.is_retryable(), "{e}");
+    assert_eq!(e.kind(), ErrorKind::Unavailable, "{e}");
+    assert!(e.to_string().contains("the message was not sent"), "{e}");
+    assert!(k.inspect.drafts().is_empty(), "the draft was deleted");
+    assert_eq!(k.count("PUT", "/rest/mail/"), 1, "only the first send's");
+    assert_eq!(k.sandbox.outbox().delivered_total(), 1);
+
+    // Sending again once the service is back delivers exactly one more.
+    k.sandbox.faults().clear();
+    let again = p.send(msg()).await.unwrap();
+    assert_eq!(k.sandbox.outbox().delivered_total(), 2);
+    assert!(k.sandbox.outbox().get(&again.message_id).is_some());
+    assert!(k.inspect.drafts().is_empty());
+    assert_eq!(k.inspect.open_uploads(), 0);
+}
+
+#[tokio::test]
+async fn an_answer_cut_while_read_before_the_send_is_asked_again() {
+    let k = kit().await;
+    let p = k.provider();
+    // The upload settings arrive cut short: a read, so asked again rather than given up.
+    k.sandbox.faults().add(
+        rule(
+            "GET /rest/uploads/config",
+            FaultAction::Truncate { keep: Some(3) },
+        )
+        .nth(1),
+    );
+    let msg = SecureMessage::builder()
+        .to("ada@example.com")
+        .attach(Attachment::from_bytes("a.txt", "hello"))
+        .build()
+        .unwrap();
+    p.send(msg).await.unwrap();
+    assert_eq!(k.count("GET", "/rest/uploads/config"), 2);
+    assert_eq!(k.sandbox.outbox().delivered_total(), 1);
+}
+
+#[tokio::test]
+async fn a_lost_answer_to_the_send_that_cannot_be_checked_is_maybe_sent() {
+    let k = kit().await;
+    let p = k.provider();
+    // The PUT is processed but its answer is cut, and the message's state cannot be read.
+    k.sandbox.faults().add(
+        rule(
+            "PUT /rest/mail/*/actions/sendFile",
+            FaultAction::Truncate { keep: Some(0) },
+        )
+        .nth(1),
+    );
+    k.sandbox
+        .faults()
+        .add(rule("GET /rest/mail/*", FaultAction::status(503)));
+    let msg = SecureMessage::builder()
+        .to("ada@example.com")
+        .subject("in doubt")
+        .build()
+        .unwrap();
+    let e = p.send(msg).await.unwrap_err();
+    assert!(e.outcome_unknown(), "{e}");
+    assert!(!e.is_not_sent(), "{e}");
+    let shown = e.to_string();
+    assert!(shown.contains("may have been sent"), "{shown}");
+    assert!(shown.contains("before sending again"), "{shown}");
+    // It did go: the doubt was real, and the message was neither deleted nor sent twice.
+    assert_eq!(k.sandbox.outbox().delivered_total(), 1);
+    assert_eq!(k.count("PUT", "/rest/mail/"), 1);
+    assert_eq!(k.count("DELETE", "/rest/mail/"), 0);
+}
+
+#[tokio::test]
+async fn the_receipt_lists_the_link_roles_and_expiry_and_a_long_body_is_refused_first() {
+    let k = kit().await;
+    let p = k.provider();
+    let msg = SecureMessage::builder()
+        .to("ada@example.com")
+        .cc("grace@example.com")
+        .bcc("eve@example.com")
+        .expires(Expiry::Days(7))
+        .attach(Attachment::from_bytes("a.txt", "hello"))
+        .attach(Attachment::from_bytes("b.txt", "world"))
+        .build()
+        .unwrap();
+    let receipt = p.send(msg).await.unwrap();
+    let mail = k.sandbox.outbox().get(&receipt.message_id).unwrap();
+    // The one link the service made for the message's files, as it gave it.
+    assert_eq!(receipt.links.len(), 1, "{:?}", receipt.links);
+    assert_eq!(receipt.links[0].url, mail.details["downloadLink"]);
+    assert!(receipt.links[0].url.starts_with(k.sandbox.base_url()));
+    let last_day = time::OffsetDateTime::now_utc().date() + time::Duration::days(7);
+    assert_eq!(receipt.expires, Some(last_day));
+    assert_eq!(receipt.to, ["ada@example.com"]);
+    assert_eq!(receipt.cc, ["grace@example.com"]);
+    assert_eq!(receipt.bcc, ["eve@example.com"]);
+
+    // A body of exactly the limit goes; the sandbox holds the service to the same limit.
+    let limit = 64 << 10;
+    let at_limit = SecureMessage::builder()
+        .to("ada@example.com")
+        .text("x".repeat(limit))
+        .build()
+        .unwrap();
+    let sent = p.send(at_limit).await.unwrap();
+    let mail = k.sandbox.outbox().get(&sent.message_id).unwrap();
+    assert_eq!(mail.text_body.map(|b| b.len()), Some(limit));
+
+    // One byte more is refused before any request, naming the limit.
+    let before = k.sandbox.journal().len();
+    let over = SecureMessage::builder()
+        .to("ada@example.com")
+        .text("x".repeat(limit + 1))
+        .build()
+        .unwrap();
+    let e = p.send(over).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+    assert!(e.to_string().contains("65536 bytes"), "{e}");
+    assert!(!e.to_string().contains("ERR_"), "{e}");
+    assert_eq!(k.sandbox.journal().len(), before, "no request was made");
+}

@@ -890,3 +890,57 @@ async fn rate_limit_and_token_lifetime() {
         .await;
     assert_eq!(t["expires_in"], 120);
 }
+
+#[tokio::test]
+async fn client_times_only_in_the_service_form() {
+    let k = kit().await;
+    let dir = k.mydir().await;
+    let path = format!("/rest/folders/{dir}/actions/initiateUpload");
+    for (field, bad) in [
+        ("clientModified", json!("2026-11-23T00:20:05.123456789Z")),
+        ("clientModified", json!("2026-11-23T00:20:05+00:00")),
+        ("clientCreated", json!("2026-11-23")),
+        ("clientModified", json!(1_795_393_205)),
+    ] {
+        let r = k
+            .rest(reqwest::Method::POST, &path)
+            .json(&json!({ "filename": "t.bin", "totalSize": 1, "totalChunks": 1, field: bad }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 422, "{field} = {bad}");
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(
+            v,
+            json!({ "errors": [{ "code": "ERR_INPUT_INVALID_FORMAT", "message": "The input is invalid." }] })
+        );
+    }
+    let r = k
+        .rest(reqwest::Method::POST, &path)
+        .json(&json!({
+            "filename": "t.bin", "totalSize": 1, "totalChunks": 1,
+            "clientModified": "2026-11-23T00:20:05+0000"
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["clientModified"], "2026-11-23T00:20:05+0000");
+}
+
+#[tokio::test]
+async fn a_mail_body_over_the_limit_is_refused_as_the_service_refuses_a_value_over_its_maximum() {
+    let k = kit().await;
+    let limit = securesend_sandbox::kiteworks::MAX_MAIL_BODY_BYTES;
+    let send = |body: String| {
+        k.rest(reqwest::Method::POST, "/rest/mail/actions/sendFile")
+            .json(&json!({ "to": ["ada@example.com"], "files": [], "draft": true, "body": body }))
+            .send()
+    };
+    let r = send("x".repeat(limit + 1)).await.unwrap();
+    assert_eq!(r.status(), 422);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(code(&v), "ERR_INPUT_EXCEEDS_MAX_VALUE");
+    assert_eq!(send("x".repeat(limit)).await.unwrap().status(), 201);
+}

@@ -293,6 +293,7 @@ pub(crate) async fn child_folders(
 /// `POST /rest/folders/{parent}/folders` (`0` = top level).
 pub(crate) async fn create_folder(
     State(kw): State<Kw>,
+    axum::Extension(seq): axum::Extension<crate::journal::RequestSeq>,
     Path(parent): Path<String>,
     RawQuery(q): RawQuery,
     headers: HeaderMap,
@@ -302,6 +303,7 @@ pub(crate) async fn create_folder(
         Ok(f) => f,
         Err(r) => return r,
     };
+    kw.record_body(seq, &fields);
     let Some(name) = fields
         .get("name")
         .and_then(Value::as_str)

@@ -1,5 +1,6 @@
 //! Mail: drafts, sending (into the outbox), reading and deleting drafts.
 
+use axum::Extension;
 use axum::extract::{Path, RawQuery, State};
 use axum::response::Response;
 use bytes::Bytes;
@@ -14,7 +15,9 @@ use super::wire::{
     self, MAX_FORM_BODY, error, json_answer, loose_bool, no_content, parse_body, query_flag,
     string_list,
 };
+use crate::journal::RequestSeq;
 use crate::mail::{Mail, MailAttachment};
+use crate::tokens::{TokenFormat, random_token};
 
 const ACLS: [&str; 6] = [
     "verify_recipient",
@@ -74,6 +77,15 @@ fn apply(m: &mut MailRec, f: &Map<String, Value>) -> Result<(), Response> {
         m.subject = s.to_owned();
     }
     if let Some(b) = f.get("body") {
+        if b.as_str()
+            .is_some_and(|b| b.len() > super::MAX_MAIL_BODY_BYTES)
+        {
+            return Err(error(
+                422,
+                "ERR_INPUT_EXCEEDS_MAX_VALUE",
+                "Field value exceeds maximum allowed value",
+            ));
+        }
         m.body = b.as_str().map(str::to_owned);
     }
     if let Some(e) = f.get("expire") {
@@ -150,6 +162,12 @@ fn deliver(kw: &Kw, m: &mut MailRec) -> Result<(), Response> {
     }
     m.status = MailStatus::Sent;
     m.modified = kw.now();
+    let link = format!(
+        "{}/w/{}",
+        kw.ctx().base_url(),
+        random_token(TokenFormat::Alphanumeric { len: 32 })
+    );
+    m.package = Some((uuid::Uuid::new_v4().to_string(), link.clone()));
     let mut mail = Mail::new("kiteworks", &kw.user().email, &m.subject);
     mail.id = m.id.clone();
     mail.to.clone_from(&m.to);
@@ -164,6 +182,7 @@ fn deliver(kw: &Kw, m: &mut MailRec) -> Result<(), Response> {
     d.insert("selfCopy".into(), json!(m.self_copy));
     d.insert("includeFingerprint".into(), json!(m.include_fingerprint));
     d.insert("returnReceipts".into(), json!(m.return_receipts));
+    d.insert("downloadLink".into(), json!(link));
     kw.ctx().outbox().deliver(mail);
     Ok(())
 }
@@ -195,6 +214,7 @@ fn truthy(f: &Map<String, Value>, key: &str) -> Result<bool, Response> {
 /// `POST /rest/mail/actions/sendFile`: a draft (`draft` true) or a mail sent at once.
 pub(crate) async fn create(
     State(kw): State<Kw>,
+    Extension(seq): Extension<RequestSeq>,
     RawQuery(q): RawQuery,
     headers: HeaderMap,
     body: Bytes,
@@ -203,6 +223,7 @@ pub(crate) async fn create(
         Ok(f) => f,
         Err(r) => return r,
     };
+    kw.record_body(seq, &f);
     let (draft, uploading) = match (truthy(&f, "draft"), truthy(&f, "uploading")) {
         (Ok(d), Ok(u)) => (d, u),
         (Err(r), _) | (_, Err(r)) => return r,
@@ -223,6 +244,7 @@ pub(crate) async fn create(
         self_copy: false,
         include_fingerprint: false,
         return_receipts: Vec::new(),
+        package: None,
         created: now,
         modified: now,
     };
@@ -247,6 +269,7 @@ pub(crate) async fn create(
 /// `PUT /rest/mail/{id}/actions/sendFile`: updates the draft and sends it (200).
 pub(crate) async fn send_draft(
     State(kw): State<Kw>,
+    Extension(seq): Extension<RequestSeq>,
     Path(id): Path<String>,
     RawQuery(q): RawQuery,
     headers: HeaderMap,
@@ -256,6 +279,7 @@ pub(crate) async fn send_draft(
         Ok(f) => f,
         Err(r) => return r,
     };
+    kw.record_body(seq, &f);
     let (draft, uploading) = match (truthy(&f, "draft"), truthy(&f, "uploading")) {
         (Ok(d), Ok(u)) => (d, u),
         (Err(r), _) | (_, Err(r)) => return r,

@@ -25,7 +25,7 @@ mod state;
 mod uploads;
 mod wire;
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, SystemTime};
@@ -38,6 +38,7 @@ use axum::routing::{get, post};
 use http::header;
 
 use crate::error::SandboxError;
+use crate::journal::RequestSeq;
 use crate::ratelimit::{self, RateLimit, RatePolicy};
 use crate::service::{Mount, SeededItem, Service, ServiceContext};
 use crate::tokens::random_token;
@@ -50,6 +51,15 @@ pub const TEST_JWT_PRIVATE_KEY_PEM: &str = include_str!("testdata/jwt-test-key.p
 /// The public half of the built-in JWT test key pair (SPKI PEM), which the sandbox verifies
 /// assertions with unless [`KiteworksOptions::jwt_public_key_pem`] names another.
 pub const TEST_JWT_PUBLIC_KEY_PEM: &str = include_str!("testdata/jwt-test-key.pub.pem");
+
+/// How many request bodies are kept for [`KiteworksInspector::request_body`]; the oldest go
+/// first, so a long-running sandbox does not grow without bound.
+const KEPT_BODIES: usize = 10_000;
+
+/// The longest mail `body` accepted, in bytes: 64 KiB. The service's limit is undocumented;
+/// this is the defensive one the Kiteworks adapter refuses bodies past, answered as the
+/// service answers a value over its maximum (422 `ERR_INPUT_EXCEEDS_MAX_VALUE`).
+pub const MAX_MAIL_BODY_BYTES: usize = 64 << 10;
 
 /// The service's documented default `uploadChunkMax`: 10 MiB.
 pub const DEFAULT_CHUNK_MAX: u64 = 10 << 20;
@@ -224,6 +234,8 @@ struct KwInner {
     oauth: Mutex<oauth::OAuthState>,
     fingerprint_delay: Mutex<Duration>,
     corrupt_fingerprints: Mutex<bool>,
+    /// The fields of each request body read, by journal sequence number.
+    bodies: Mutex<BTreeMap<u64, serde_json::Value>>,
 }
 
 impl Kw {
@@ -268,6 +280,19 @@ impl Kw {
             .corrupt_fingerprints
             .lock()
             .unwrap_or_else(|e| e.into_inner())
+    }
+    /// Keeps the fields a request sent (chunk content left out), for tests that check what the
+    /// client sends against the service's schema.
+    pub(crate) fn record_body(
+        &self,
+        seq: RequestSeq,
+        fields: &serde_json::Map<String, serde_json::Value>,
+    ) {
+        let mut bodies = self.inner.bodies.lock().unwrap_or_else(|e| e.into_inner());
+        bodies.insert(seq.0, serde_json::Value::Object(fields.clone()));
+        while bodies.len() > KEPT_BODIES {
+            bodies.pop_first();
+        }
     }
     /// `{base}/rest/{path}`, for location headers.
     pub(crate) fn url(&self, path: &str) -> String {
@@ -368,6 +393,19 @@ impl KiteworksInspector {
             .corrupt_fingerprints
             .lock()
             .unwrap_or_else(|e| e.into_inner()) = on;
+    }
+
+    /// The fields of the body of request `seq` (its journal sequence number) as the service
+    /// read them: JSON or form fields, or a chunk's form fields with `content` standing for the
+    /// bytes (`"<N bytes>"`). `None` for requests whose body the service did not read as fields.
+    pub fn request_body(&self, seq: u64) -> Option<serde_json::Value> {
+        self.kw()
+            .inner
+            .bodies
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&seq)
+            .cloned()
     }
 
     /// The user's e-mail address.
@@ -486,6 +524,7 @@ impl Service for KiteworksService {
             inner: Arc::new(KwInner {
                 fingerprint_delay: Mutex::new(options.fingerprint_delay),
                 corrupt_fingerprints: Mutex::new(false),
+                bodies: Mutex::default(),
                 ctx: ctx.clone(),
                 options: options.clone(),
                 public_key,

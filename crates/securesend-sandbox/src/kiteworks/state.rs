@@ -69,6 +69,9 @@ pub(crate) struct UploadRec {
     pub total_chunks: u64,
     pub uploaded_chunks: u64,
     pub uploaded_size: u64,
+    /// `clientCreated` and `clientModified` as given (checked to be in the service's form).
+    pub client_created: Option<String>,
+    pub client_modified: Option<String>,
     /// The store's session id.
     pub store_id: String,
     pub started: SystemTime,
@@ -108,6 +111,8 @@ pub(crate) struct MailRec {
     pub self_copy: bool,
     pub include_fingerprint: bool,
     pub return_receipts: Vec<String>,
+    /// The package's id and the link recipients open it with, once sent.
+    pub package: Option<(String, String)>,
     pub created: SystemTime,
     pub modified: SystemTime,
 }
@@ -252,6 +257,8 @@ pub(crate) fn upload_json(u: &UploadRec, user: &User, base_url: &str) -> Value {
         "finished": false,
         "error": "OK",
         "clientName": u.filename,
+        "clientCreated": u.client_created,
+        "clientModified": u.client_modified,
         "backend": "acfs",
         "location": UPLOAD_HOST,
         "emailId": email_id,
@@ -290,6 +297,17 @@ pub(crate) fn mail_json(m: &MailRec, user: &User) -> Value {
         "body": m.body,
         "attachmentCount": m.files.len(),
         "expirationDate": m.expire,
+        "package": m.package.as_ref().map(|(id, link)| json!({
+            "id": id,
+            "acl": m.acl,
+            "selfCopy": m.self_copy,
+            "includeFingerprint": m.include_fingerprint,
+            "downloadLink": link,
+        })),
+        "variables": m.package.as_ref().map(|(_, link)| json!([
+            { "variable": "DOWNLOAD_LINK", "value": link },
+            { "variable": "SUBJECT", "value": m.subject },
+        ])),
         "bucket": bucket,
         "isRead": true,
         "emailFrom": user.email,

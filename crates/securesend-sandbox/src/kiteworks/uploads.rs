@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use axum::Extension;
 use axum::extract::{FromRequest, Multipart, Path, RawQuery, Request, State};
 use axum::response::Response;
 use base64::Engine;
@@ -18,6 +19,7 @@ use super::state::{MailStatus, Target, UploadRec, file_json, upload_json};
 use super::wire::{
     self, MAX_FORM_BODY, error, json_answer, loose_u64, no_content, parse_body, query_flag,
 };
+use crate::journal::RequestSeq;
 use crate::store::StoreError;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -73,6 +75,7 @@ pub(crate) async fn discard(State(kw): State<Kw>, Path(id): Path<String>) -> Res
 
 pub(crate) async fn initiate_folder(
     State(kw): State<Kw>,
+    Extension(seq): Extension<RequestSeq>,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Bytes,
@@ -90,11 +93,12 @@ pub(crate) async fn initiate_folder(
             return no_access();
         }
     }
-    initiate(kw, Target::Folder(id), &headers, &body).await
+    initiate(kw, seq, Target::Folder(id), &headers, &body).await
 }
 
 pub(crate) async fn initiate_mail(
     State(kw): State<Kw>,
+    Extension(seq): Extension<RequestSeq>,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Bytes,
@@ -110,10 +114,16 @@ pub(crate) async fn initiate_mail(
         }
         Some(MailStatus::Draft) => {}
     }
-    initiate(kw, Target::Mail(id), &headers, &body).await
+    initiate(kw, seq, Target::Mail(id), &headers, &body).await
 }
 
-async fn initiate(kw: Kw, target: Target, headers: &HeaderMap, body: &Bytes) -> Response {
+async fn initiate(
+    kw: Kw,
+    seq: RequestSeq,
+    target: Target,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Response {
     if body.len() > MAX_FORM_BODY {
         return error(400, "ERR_REQUEST_INVALID_JSON", "Invalid json provided");
     }
@@ -121,6 +131,7 @@ async fn initiate(kw: Kw, target: Target, headers: &HeaderMap, body: &Bytes) -> 
         Ok(f) => f,
         Err(r) => return r,
     };
+    kw.record_body(seq, &fields);
     let Some(filename) = fields
         .get("filename")
         .and_then(Value::as_str)
@@ -142,6 +153,20 @@ async fn initiate(kw: Kw, target: Target, headers: &HeaderMap, body: &Bytes) -> 
             "totalSize and totalChunks are required together",
         );
     };
+    // Client times must be in the service's own form; a strict appliance refuses RFC 3339
+    // with fractions or `Z`.
+    let mut client_times = [None, None];
+    for (slot, key) in client_times
+        .iter_mut()
+        .zip(["clientCreated", "clientModified"])
+    {
+        match fields.get(key) {
+            None | Some(Value::Null) => {}
+            Some(Value::String(t)) if wire::is_service_timestamp(t) => *slot = Some(t.clone()),
+            Some(_) => return wire::invalid_format(),
+        }
+    }
+    let [client_created, client_modified] = client_times;
     if total_chunks < 1 {
         return error(422, "ERR_INPUT_MIN_VALUE", "totalChunks must be at least 1");
     }
@@ -186,6 +211,8 @@ async fn initiate(kw: Kw, target: Target, headers: &HeaderMap, body: &Bytes) -> 
             total_chunks,
             uploaded_chunks: 0,
             uploaded_size: 0,
+            client_created,
+            client_modified,
             store_id: progress.upload_id,
             started: now,
             last: now,
@@ -368,6 +395,7 @@ async fn joined(task: tokio::task::JoinHandle<Response>) -> Response {
 /// JSON with base64 content.
 pub(crate) async fn chunk(
     State(kw): State<Kw>,
+    Extension(seq): Extension<RequestSeq>,
     Path(id): Path<String>,
     RawQuery(q): RawQuery,
     req: Request,
@@ -407,9 +435,9 @@ pub(crate) async fn chunk(
             Ok(m) => m,
             Err(_) => return error(400, "ERR_REQUEST_INVALID_JSON", "Malformed multipart body"),
         };
-        multipart_chunk(&kw, &rec, multipart, commit).await
+        multipart_chunk(&kw, seq, &rec, multipart, commit).await
     } else {
-        json_chunk(&kw, &rec, req, commit).await
+        json_chunk(&kw, seq, &rec, req, commit).await
     }
 }
 
@@ -419,6 +447,7 @@ fn malformed() -> Response {
 
 async fn multipart_chunk(
     kw: &Kw,
+    seq: RequestSeq,
     rec: &UploadRec,
     mut multipart: Multipart,
     commit: Commit,
@@ -443,6 +472,12 @@ async fn multipart_chunk(
             };
             // The field borrows the multipart reader; a channel hands its bytes to the task
             // that stores them.
+            let mut seen = fields.clone();
+            seen.insert(
+                "content".into(),
+                Value::String(format!("<{} bytes>", d.size)),
+            );
+            kw.record_body(seq, &seen);
             let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, BoxError>>(1);
             let part = futures::stream::unfold(rx, |mut rx| async move {
                 rx.recv().await.map(|item| (item, rx))
@@ -471,7 +506,13 @@ async fn multipart_chunk(
     answer.unwrap_or_else(|| error(422, "ERR_INVALID_PARAMETER", "content is required"))
 }
 
-async fn json_chunk(kw: &Kw, rec: &UploadRec, req: Request, commit: Commit) -> Response {
+async fn json_chunk(
+    kw: &Kw,
+    seq: RequestSeq,
+    rec: &UploadRec,
+    req: Request,
+    commit: Commit,
+) -> Response {
     let cap = (kw.chunk_max() as usize).saturating_mul(4) / 3 + 4096;
     let headers = req.headers().clone();
     let Ok(body) = axum::body::to_bytes(req.into_body(), cap).await else {
@@ -495,6 +536,12 @@ async fn json_chunk(kw: &Kw, rec: &UploadRec, req: Request, commit: Commit) -> R
     let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(content.trim()) else {
         return error(422, "ERR_INVALID_PARAMETER", "content is not base64");
     };
+    let mut seen = fields.clone();
+    seen.insert(
+        "content".into(),
+        Value::String(format!("<{} bytes>", bytes.len())),
+    );
+    kw.record_body(seq, &seen);
     let part = futures::stream::iter([Ok::<_, BoxError>(Bytes::from(bytes))]);
     joined(commit.spawn(d, rec.store_id.clone(), part)).await
 }

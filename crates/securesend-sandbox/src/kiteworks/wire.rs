@@ -203,6 +203,20 @@ pub(crate) fn timestamp(t: std::time::SystemTime) -> String {
     )
 }
 
+/// Whether `s` is a time in the service's own form, `YYYY-MM-DDTHH:MM:SS+0000` (whole seconds,
+/// UTC, no colon in the offset) and a real instant. A strict appliance refuses anything else:
+/// RFC 3339 with fractions or `Z`, a bare date, Unix seconds.
+pub(crate) fn is_service_timestamp(s: &str) -> bool {
+    let format =
+        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]+0000");
+    s.len() == 24 && time::PrimitiveDateTime::parse(s, &format).is_ok()
+}
+
+/// The service's answer to a field in the wrong form (as documented for `initiateUpload`).
+pub(crate) fn invalid_format() -> Response {
+    error(422, "ERR_INPUT_INVALID_FORMAT", "The input is invalid.")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -222,5 +236,22 @@ mod tests {
             "returnEntity"
         ));
         assert!(!query_flag(Some("returnEntity=false"), "returnEntity"));
+    }
+
+    #[test]
+    fn only_the_service_time_form_is_a_timestamp() {
+        assert!(is_service_timestamp("2026-11-23T00:20:05+0000"));
+        for bad in [
+            "2026-11-23T00:20:05.123456789Z",
+            "2026-11-23T00:20:05Z",
+            "2026-11-23T00:20:05+00:00",
+            "2026-11-23T00:20:05+0200",
+            "2026-11-23",
+            "2026-02-30T00:20:05+0000",
+            "1795393205",
+            "",
+        ] {
+            assert!(!is_service_timestamp(bad), "{bad}");
+        }
     }
 }
