@@ -166,7 +166,7 @@ async fn an_interrupted_kiteworks_send_deletes_its_draft() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(130), "stderr: {stderr}");
     let line = one_line(&stderr);
-    assert!(line.contains("not sent"), "{line}");
+    assert!(line.contains("before the message was sent"), "{line}");
     assert!(line.contains("draft was deleted"), "{line}");
 
     assert!(scene.inspect.drafts().is_empty(), "the draft is gone");
@@ -188,6 +188,7 @@ async fn an_interrupted_kiteworks_send_deletes_its_draft() {
 async fn an_interrupted_kiteworks_upload_says_how_to_resume() {
     let scene = Scene::new().await;
     let file = scene.file.display().to_string();
+    let before = scene.inspect.files_in("My Folder");
     let mut child = scene.spawn(&["upload", &file]);
     scene.wait_for_held_chunk(&mut child).await;
 
@@ -196,8 +197,9 @@ async fn an_interrupted_kiteworks_upload_says_how_to_resume() {
     assert_eq!(out.status.code(), Some(130), "stderr: {stderr}");
     let line = one_line(&stderr);
     assert!(line.contains("--resume"), "{line}");
-    assert!(
-        scene.inspect.files_in("My Folder").is_empty(),
+    assert_eq!(
+        scene.inspect.files_in("My Folder"),
+        before,
         "nothing was stored"
     );
     assert_eq!(scene.inspect.open_uploads(), 1, "the session stays open");
@@ -221,7 +223,13 @@ async fn an_interrupted_kiteworks_upload_says_how_to_resume() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(scene.count("POST", "/actions/initiateUpload"), 1);
-    let stored = scene.inspect.files_in("My Folder");
-    assert_eq!(stored.len(), 1, "{stored:?}");
+    let stored: Vec<_> = scene
+        .inspect
+        .files_in("My Folder")
+        .into_iter()
+        .filter(|f| !before.contains(f))
+        .collect();
+    assert_eq!(stored.len(), 1, "one new file: {stored:?}");
+    assert_eq!(stored[0].1, "contract.bin");
     assert_eq!(stored[0].2, FILE_SIZE);
 }

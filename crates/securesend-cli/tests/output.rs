@@ -245,6 +245,20 @@ fn receipts_keep_recipient_roles_and_show_the_expiry() {
     ] {
         assert!(text.contains(line), "{line:?} missing from:\n{text}");
     }
+    // A link delivery lists the link the recipients get.
+    let sent = running
+        .sandbox()
+        .journal()
+        .snapshot()
+        .into_iter()
+        .filter(|e| e.method == "PUT" && e.path.ends_with("/actions/sendFile"))
+        .count();
+    assert_eq!(sent, 1, "one send reached the service");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("  link: http") && l.contains("/w/")),
+        "the download link is listed:\n{text}"
+    );
     let out = sb
         .cmd()
         .arg("--config")
@@ -258,7 +272,13 @@ fn receipts_keep_recipient_roles_and_show_the_expiry() {
         )
         .output()
         .unwrap();
-    assert_eq!(json(&out)["receipt"]["expires"], "2099-01-31");
+    let receipt = &json(&out)["receipt"];
+    assert_eq!(receipt["expires"], "2099-01-31");
+    let link = receipt["links"][0]["url"].as_str().unwrap_or_default();
+    assert!(
+        link.starts_with("http"),
+        "a link in the JSON receipt: {receipt}"
+    );
 }
 
 #[test]

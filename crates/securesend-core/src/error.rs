@@ -482,6 +482,8 @@ impl fmt::Display for Error {
             ));
         }
         match (i.send, i.outcome_unknown) {
+            // A cancelled send's own message already says what was and was not done.
+            (SendState::NotSent, _) if i.kind == ErrorKind::Cancelled => {}
             (SendState::NotSent, _) => details.push("the message was not sent".to_owned()),
             (SendState::MaybeSent, _) => details.push(
                 "the message may have been sent: check with the recipients or the service before sending it again"
@@ -625,6 +627,16 @@ mod tests {
         assert_eq!(
             before.to_string(),
             "tuyu send: service unavailable: connection reset (the message was not sent)"
+        );
+        let cancelled = Error::new(
+            ErrorKind::Cancelled,
+            "the send was interrupted before the message was sent; its draft was deleted",
+        )
+        .not_sent();
+        assert!(cancelled.is_not_sent());
+        assert!(
+            !cancelled.to_string().contains("(the message was not sent)"),
+            "a cancelled send says it once: {cancelled}"
         );
         let after = Error::new(ErrorKind::Protocol, "the answer was cut").maybe_sent();
         assert!(after.outcome_unknown() && !after.is_not_sent());
