@@ -205,6 +205,16 @@ impl EgroupwareProvider {
                 }
             }
         }
+        // EGroupware's answer to the send holds no link, and no request looks one up: say where
+        // the recipients' links are rather than print a receipt without any.
+        if attachment_type.is_some_and(AttachmentType::is_share)
+            && !(local.is_empty() && options.vfs_attachments.is_empty())
+        {
+            warnings.push(
+                "EGroupware writes the share links into the message and does not return them; they are in the sent message"
+                    .to_owned(),
+            );
+        }
         Ok(Plan {
             names,
             attachment_type,

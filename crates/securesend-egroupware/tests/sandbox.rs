@@ -584,6 +584,16 @@ async fn link_sends_carry_share_password_and_expiry_and_the_shares_enforce_them(
     let today = time::OffsetDateTime::now_utc().date();
     let last_day = today + time::Duration::days(7);
     assert_eq!(receipt.expires, Some(last_day));
+    // The answer holds no link; the receipt says where the recipients' links are.
+    assert!(receipt.links.is_empty());
+    assert!(
+        receipt
+            .warnings
+            .iter()
+            .any(|w| w.contains("share links") && w.contains("sent message")),
+        "{:?}",
+        receipt.warnings
+    );
 
     let mail = sb.outbox().get(&receipt.message_id).unwrap();
     assert_eq!(mail.details["attachmentType"], "link");
