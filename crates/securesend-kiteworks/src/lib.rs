@@ -289,7 +289,7 @@ impl Login for KiteworksProvider {
 #[async_trait]
 impl Diagnostics for KiteworksProvider {
     /// `GET /rest/users/me` without a token: ok only when the answer is Kiteworks' own (see
-    /// [`kiteworks_answer`]), not on any HTTP answer.
+    /// `kiteworks_answer`), not on any HTTP answer.
     async fn reach(&self) -> Result<String> {
         let api = &self.inner.api;
         let s = &self.inner.settings;
