@@ -338,15 +338,8 @@ impl Store {
                 "{clean} is a folder, not a file"
             )));
         }
-        // A FIFO or device in the store's place would block or never end a plain read.
-        if !meta.is_file() {
-            return Err(Error::protocol(format!(
-                "metadata of {clean} is not a regular file"
-            )));
-        }
-        if meta.len() > MAX_ENTRY_BYTES {
-            return Err(Error::protocol(format!("metadata of {clean} is too large")));
-        }
+        // The bounded reader refuses a FIFO or device in the entry's place (a plain read would
+        // block or never end) and anything over the cap.
         let bytes = securesend_core::file::read_small_file(
             &path,
             securesend_core::file::SmallFile::new(
@@ -404,5 +397,6 @@ mod tests {
         let e = got.unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Protocol, "{e}");
         assert!(e.to_string().contains("not a regular file"), "{e}");
+        assert!(e.to_string().contains("stored file's metadata"), "{e}");
     }
 }
