@@ -48,6 +48,17 @@ fn is_folder(f: &ListedFile) -> bool {
         .is_some_and(|k| k.trim().eq_ignore_ascii_case("folder"))
 }
 
+/// What a scan of a folder's listing for one name found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Listed {
+    /// Listed, as this kind.
+    Found(EntryKind),
+    /// Not listed, and every page was read.
+    Absent,
+    /// A page could not be read, or the scan stopped before the end: nothing is known.
+    Unknown,
+}
+
 /// A refusal at the site root, which only administrators may use, explained.
 fn at_root(e: Error, operation: &'static str, hint: &str) -> Error {
     if !e.is_permission_denied() {
@@ -97,7 +108,10 @@ impl TuyuProvider {
         out
     }
 
-    /// The highest folder of `path` that does not exist, when the folders above it can tell.
+    /// The highest folder of `path` that does not exist, when the folders above it can tell:
+    /// only a complete scan of a reachable parent that does not list it proves a folder is
+    /// missing. A listing that failed or a scan cut short proves nothing, so it is `None` and
+    /// the service's refusal stands.
     async fn first_missing(&self, path: &str) -> Option<String> {
         let mut child = path.to_owned();
         // One level per path segment at most.
@@ -106,8 +120,8 @@ impl TuyuProvider {
             if self.folder_exists(&parent).await.ok()? {
                 // Listed there: the refusal was about rights (or something below it).
                 return match self.listed_kind(&parent, &name).await {
-                    Some(_) => None,
-                    None => Some(child),
+                    Listed::Absent => Some(child),
+                    Listed::Found(_) | Listed::Unknown => None,
                 };
             }
             child = parent;
@@ -154,17 +168,20 @@ impl TuyuProvider {
         }
     }
 
-    /// Whether `parent` lists an entry called `name`, and whether it is a folder; `None` when
-    /// it does not or cannot be listed.
-    async fn listed_kind(&self, parent: &str, name: &str) -> Option<EntryKind> {
+    /// Whether `parent` lists an entry called `name`, and whether it is a folder. `Absent`
+    /// only after every page was read; a page that failed or a scan stopped at
+    /// [`MAX_SCAN_PAGES`] is `Unknown`.
+    async fn listed_kind(&self, parent: &str, name: &str) -> Listed {
         for page in 1..=MAX_SCAN_PAGES {
-            let list = self
+            let Ok(list) = self
                 .client
                 .file_list_sorted(parent, page, Some(ORDER))
                 .await
-                .ok()?;
+            else {
+                return Listed::Unknown;
+            };
             if let Some(f) = list.files.iter().find(|f| f.name.as_deref() == Some(name)) {
-                return Some(if is_folder(f) {
+                return Listed::Found(if is_folder(f) {
                     EntryKind::Folder
                 } else {
                     EntryKind::File
@@ -179,10 +196,10 @@ impl TuyuProvider {
                 None => list.files.len() as u64 >= per,
             };
             if !more || list.files.is_empty() {
-                return None;
+                return Listed::Absent;
             }
         }
-        None
+        Listed::Unknown
     }
 
     /// `create_folder` of `name` in `parent`. An existing folder is fine with `parents`, else a
@@ -202,7 +219,7 @@ impl TuyuProvider {
             }
             return Err(exists(&target));
         }
-        if self.listed_kind(parent, name).await == Some(EntryKind::File) {
+        if self.listed_kind(parent, name).await == Listed::Found(EntryKind::File) {
             return Err(fail(
                 ErrorKind::Conflict,
                 "create folder",
