@@ -797,11 +797,80 @@ async fn a_cancelled_upload_leaves_no_file() {
         .unwrap_err();
     assert!(e.is_cancelled(), "{e}");
     assert!(e.to_string().contains("nothing is left at"), "{e}");
-    assert_eq!(env.count("DELETE", put), 1);
-    assert_eq!(env.count("HEAD", put), 1);
+    // Looked at again after the interruption; nothing there, so nothing to delete.
+    assert_eq!(env.count("HEAD", put), 2);
+    assert_eq!(env.count("DELETE", put), 0);
     let e = env
         .provider()
         .download(DownloadRequest::new("big.bin"))
         .await;
     assert!(e.map(|_| ()).unwrap_err().is_not_found());
+}
+
+/// Starts an upload of 300 000 bytes to `big.bin` whose PUT is held, lets another client
+/// store `theirs` there meanwhile, then cancels ours: the error and the bytes at the path.
+async fn cancel_while_another_client_uploads(env: &Env, theirs: Vec<u8>) -> securesend_core::Error {
+    let put = "/egroupware/webdav.php/home/ralf/big.bin";
+    env.sb.faults().add(
+        FaultRule::new(
+            Route::new("PUT", put).unwrap(),
+            FaultAction::Delay(std::time::Duration::from_secs(3600)),
+        )
+        .nth(1),
+    );
+    let cancel = securesend_core::Cancel::new();
+    let req = UploadRequest::builder(Attachment::from_bytes("big.bin", data(300_000, 9)))
+        .cancel_on(cancel.clone())
+        .build()
+        .unwrap();
+    let p = env.provider();
+    let upload = tokio::spawn(async move { p.upload(req).await });
+    env.sb
+        .journal()
+        .wait_until(|j| j.iter().any(|r| r.method == "PUT"))
+        .await;
+    let other = UploadRequest::builder(Attachment::from_bytes("big.bin", theirs))
+        .build()
+        .unwrap();
+    env.provider().upload(other).await.unwrap();
+    cancel.cancel();
+    tokio::time::timeout(std::time::Duration::from_secs(30), upload)
+        .await
+        .expect("the upload stopped on the signal")
+        .unwrap()
+        .unwrap_err()
+}
+
+#[tokio::test]
+async fn a_cancelled_upload_does_not_delete_a_larger_file_another_client_stored_meanwhile() {
+    let env = start().await;
+    let put = "/egroupware/webdav.php/home/ralf/big.bin";
+    let theirs = data(500_000, 3);
+    let e = cancel_while_another_client_uploads(&env, theirs.clone()).await;
+    assert!(e.is_cancelled(), "{e}");
+    assert!(e.to_string().contains("may hold part of the file"), "{e}");
+    assert_eq!(env.count("DELETE", put), 0);
+    let got = env
+        .provider()
+        .download(DownloadRequest::new("big.bin"))
+        .await
+        .unwrap()
+        .into_bytes(1 << 20)
+        .await
+        .unwrap();
+    assert_eq!(
+        sha256_hex(&got),
+        sha256_hex(&theirs),
+        "their file is intact"
+    );
+}
+
+#[tokio::test]
+async fn a_cancelled_upload_removes_what_can_be_its_own_part() {
+    let env = start().await;
+    let put = "/egroupware/webdav.php/home/ralf/big.bin";
+    // No larger than what left of ours: it may be the part the server kept, so it goes.
+    let e = cancel_while_another_client_uploads(&env, data(10, 3)).await;
+    assert!(e.to_string().contains("nothing is left at"), "{e}");
+    assert_eq!(env.count("DELETE", put), 1);
 }
