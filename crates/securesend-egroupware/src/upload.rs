@@ -2,6 +2,7 @@
 
 use securesend_core::{Error, ErrorKind, RemoteFile, Result, UploadRequest};
 
+use crate::browse::MadeFolders;
 use crate::stream::Outgoing;
 use crate::{EgroupwareProvider, PROVIDER};
 
@@ -17,11 +18,12 @@ impl EgroupwareProvider {
         let cancel = request.cancel();
         let before = "the upload, before any byte was sent,";
         let interrupted = |e: Error| e.or_provider(PROVIDER).or_operation("upload");
+        let mut folders = MadeFolders::default();
         if request.create_parents() {
-            cancel
-                .guard(before, self.make_folders(&folder))
-                .await
-                .map_err(interrupted)?;
+            let made = cancel
+                .guard(before, self.make_folders(&folder, &mut folders))
+                .await;
+            made.map_err(|e| folders.noted(interrupted(e)))?;
         }
         // `If-None-Match: *` makes this atomic where the server honours it; the HEAD catches
         // the existing file before any byte is sent where it does not.
@@ -31,7 +33,7 @@ impl EgroupwareProvider {
             cancel
                 .guard(before, self.client.head(&path))
                 .await
-                .map_err(interrupted)?
+                .map_err(|e| folders.noted(interrupted(e)))?
         };
         if existing.is_some() {
             return Err(Error::new(
@@ -54,7 +56,9 @@ impl EgroupwareProvider {
         let (created, checksums) = match put {
             Ok(done) => done,
             Err(e) if e.is_cancelled() => {
-                return Err(self.interrupted_put(e, &path, &request, handed.get()).await);
+                return Err(
+                    folders.noted(self.interrupted_put(e, &path, &request, handed.get()).await)
+                );
             }
             Err(e) => return Err(e),
         };

@@ -765,6 +765,12 @@ async fn a_cancelled_send_stops_before_the_mail_post_and_says_what_stays() {
             .contains("1 attachment(s) already uploaded stay"),
         "{e}"
     );
+    // The held upload may have been stored too: it is named, not left out.
+    assert!(
+        e.to_string()
+            .contains("\"two.txt\", whose upload was under way, may be stored there too"),
+        "{e}"
+    );
     assert_eq!(env.count("POST", "/egroupware/groupdav.php/mail"), 0);
     assert_eq!(env.sb.outbox().count(), 0);
 }
@@ -873,4 +879,39 @@ async fn a_cancelled_upload_removes_what_can_be_its_own_part() {
     let e = cancel_while_another_client_uploads(&env, data(10, 3)).await;
     assert!(e.to_string().contains("nothing is left at"), "{e}");
     assert_eq!(env.count("DELETE", put), 1);
+}
+
+#[tokio::test]
+async fn a_cancelled_upload_names_the_folders_parents_created() {
+    let env = start().await;
+    let put = "/egroupware/webdav.php/home/ralf/new/deeper/held.bin";
+    env.sb.faults().add(FaultRule::new(
+        Route::new("PUT", put).unwrap(),
+        FaultAction::Delay(std::time::Duration::from_secs(3600)),
+    ));
+    let cancel = securesend_core::Cancel::new();
+    let req = UploadRequest::builder(Attachment::from_bytes("held.bin", data(1000, 2)))
+        .folder("new/deeper")
+        .create_parents(true)
+        .cancel_on(cancel.clone())
+        .build()
+        .unwrap();
+    let p = env.provider();
+    let upload = tokio::spawn(async move { p.upload(req).await });
+    env.sb
+        .journal()
+        .wait_until(|j| j.iter().any(|r| r.method == "PUT"))
+        .await;
+    cancel.cancel();
+    let e = tokio::time::timeout(std::time::Duration::from_secs(30), upload)
+        .await
+        .expect("the upload stopped on the signal")
+        .unwrap()
+        .unwrap_err();
+    assert!(e.is_cancelled(), "{e}");
+    assert!(
+        e.to_string()
+            .contains("the folder(s) created for it stay: /home/ralf/new, /home/ralf/new/deeper"),
+        "{e}"
+    );
 }

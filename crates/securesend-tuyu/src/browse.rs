@@ -48,6 +48,38 @@ fn is_folder(f: &ListedFile) -> bool {
         .is_some_and(|k| k.trim().eq_ignore_ascii_case("folder"))
 }
 
+/// The folders an upload with `--parents` made: an interruption does not remove them (they
+/// may hold other files by then), so its message names them.
+#[derive(Debug, Default)]
+pub(crate) struct MadeFolders {
+    created: Vec<String>,
+    /// The folder being created when the work stopped: it may exist now.
+    pending: Option<String>,
+}
+
+impl MadeFolders {
+    /// `e` with the folders named, when it is an interruption and there are any.
+    pub(crate) fn noted(&self, e: Error) -> Error {
+        if !e.is_cancelled() {
+            return e;
+        }
+        let mut parts = Vec::new();
+        if !self.created.is_empty() {
+            parts.push(format!(
+                "the folder(s) created for it stay: {}",
+                self.created.join(", ")
+            ));
+        }
+        if let Some(p) = &self.pending {
+            parts.push(format!("folder {p} may have been created as well"));
+        }
+        if parts.is_empty() {
+            return e;
+        }
+        crate::send::with_note(e, &parts.join("; "))
+    }
+}
+
 /// What a scan of a folder's listing for one name found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Listed {
@@ -243,8 +275,9 @@ impl TuyuProvider {
         Err(refused)
     }
 
-    /// Creates `path` (`/…/`) and every missing folder above it, one level at a time.
-    pub(crate) async fn ensure_folders(&self, path: &str) -> Result<()> {
+    /// Creates `path` (`/…/`) and every missing folder above it, one level at a time; `made`
+    /// records them as they go, so an interrupted caller can name them.
+    pub(crate) async fn ensure_folders(&self, path: &str, made: &mut MadeFolders) -> Result<()> {
         if path == "/" || self.folder_exists(path).await? {
             return Ok(());
         }
@@ -255,7 +288,10 @@ impl TuyuProvider {
             // The last level is known to be missing; the ones above are looked at first.
             let last = i + 1 == parts.len();
             if last || !self.folder_exists(&level).await? {
+                made.pending = Some(level.clone());
                 self.make_folder(&parent, name, true).await?;
+                made.pending = None;
+                made.created.push(level.clone());
             }
             parent = level;
         }
@@ -386,7 +422,8 @@ impl Browser for TuyuProvider {
             )
         })?;
         if parents {
-            self.ensure_folders(&target).await?;
+            self.ensure_folders(&target, &mut MadeFolders::default())
+                .await?;
         } else {
             // Looked at first: the service's refusal would not say that the folder exists.
             if self.folder_exists(&target).await? {
