@@ -388,9 +388,10 @@ impl TuyuProvider {
             .file_send(&fields, &sent_at)
             .await
             .map_err(|e| {
-                // A 503 is Tuyu (or the load balancer in front of it) turning the request away
-                // unhandled; a lost answer, a 502 or a 504 may follow a handled one.
-                let maybe = e.outcome_unknown() && e.status() != Some(503);
+                // Whether the request may have been handled is the client's one rule
+                // (`read_value`: a lost answer, a 502 or 504 may follow a handled request, a
+                // 503 may not); see the guide's "503" section for why.
+                let maybe = e.outcome_unknown();
                 (e, maybe)
             })?;
         fields.push((
