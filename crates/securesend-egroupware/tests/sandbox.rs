@@ -580,10 +580,21 @@ async fn link_sends_carry_share_password_and_expiry_and_the_shares_enforce_them(
         .expires(securesend_core::Expiry::Days(7))
         .build()
         .unwrap();
+    // Expiry days are UTC calendar days: taken before the send and accepted as that day or
+    // the next, so a send across midnight UTC passes.
+    let before = time::OffsetDateTime::now_utc().date();
     let receipt = provider.send(message).await.unwrap();
-    let today = time::OffsetDateTime::now_utc().date();
-    let last_day = today + time::Duration::days(7);
-    assert_eq!(receipt.expires, Some(last_day));
+    let last_day = receipt
+        .expires
+        .expect("a link send with an expiry says when");
+    assert!(
+        [
+            before + time::Duration::days(7),
+            before + time::Duration::days(8)
+        ]
+        .contains(&last_day),
+        "{last_day} is 7 days after {before}, or after the next day"
+    );
     // The answer holds no link; the receipt says where the recipients' links are.
     assert!(receipt.links.is_empty());
     assert!(

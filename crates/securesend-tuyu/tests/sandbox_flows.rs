@@ -729,7 +729,12 @@ async fn a_cancelled_upload_stops_and_says_where_the_file_could_be() {
         .unwrap();
     let p = provider(&sandbox);
     let upload = tokio::spawn(async move { p.upload(req).await });
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Cancelled once the upload is at the service, however slow the machine.
+    let uploads = Route::new("POST", "/api/file_upload").unwrap();
+    sandbox
+        .journal()
+        .wait_until(|j| j.iter().any(|r| r.matches(&uploads)))
+        .await;
     cancel.cancel();
     let e = tokio::time::timeout(Duration::from_secs(30), upload)
         .await
