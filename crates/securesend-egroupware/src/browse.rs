@@ -106,6 +106,39 @@ fn parse_cursor(cursor: &str) -> Result<(usize, &str)> {
         })
 }
 
+/// The folders an upload with `--parents` created: an interruption does not remove them (they
+/// may hold other files by then), so its message names them.
+#[derive(Debug, Default)]
+pub(crate) struct MadeFolders {
+    created: Vec<String>,
+    /// The folder whose MKCOL had not answered when the work stopped: it may exist now.
+    pending: Option<String>,
+}
+
+impl MadeFolders {
+    /// `e` with the folders named, when it is an interruption and there are any.
+    pub(crate) fn noted(&self, e: Error) -> Error {
+        if !e.is_cancelled() {
+            return e;
+        }
+        let mut parts = Vec::new();
+        if !self.created.is_empty() {
+            parts.push(format!(
+                "the folder(s) created for it stay: {}",
+                self.created.join(", ")
+            ));
+        }
+        if let Some(p) = &self.pending {
+            parts.push(format!("folder {p} may have been created as well"));
+        }
+        if parts.is_empty() {
+            return e;
+        }
+        let message = format!("{}; {}", e.message(), parts.join("; "));
+        e.with_message(message)
+    }
+}
+
 impl EgroupwareProvider {
     /// The folder a listing names: the home folder at the top, an absolute VFS path, or a
     /// path from the home folder; percent-encoded like ids (`%20`, `%25`).
@@ -234,11 +267,19 @@ impl EgroupwareProvider {
 
     /// Creates the folders from below the home folder down to `folder`, which lies below it.
     /// MKCOL answers 405 for anything already there, which must then be a folder.
-    pub(crate) async fn make_folders(&self, folder: &VfsPath) -> Result<()> {
+    pub(crate) async fn make_folders(
+        &self,
+        folder: &VfsPath,
+        made: &mut MadeFolders,
+    ) -> Result<()> {
         let mut current = self.home.clone();
         for segment in folder.segments().iter().skip(self.home.segments().len()) {
             current = current.join(segment)?;
-            if self.client.mkcol(&current).await? {
+            made.pending = Some(current.to_string());
+            let created = self.client.mkcol(&current).await?;
+            made.pending = None;
+            if created {
+                made.created.push(current.to_string());
                 continue;
             }
             let found = self
@@ -302,7 +343,8 @@ impl Browser for EgroupwareProvider {
             .join(&clean)
             .map_err(|e| context(e, "create folder"))?;
         if parents {
-            self.make_folders(&target).await?;
+            self.make_folders(&target, &mut MadeFolders::default())
+                .await?;
         } else if !self.client.mkcol(&target).await? {
             return Err(fail(
                 ErrorKind::Conflict,

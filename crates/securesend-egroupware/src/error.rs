@@ -32,6 +32,8 @@ pub(crate) enum Step {
     Put,
     /// WebDAV `GET`/`HEAD`.
     Get,
+    /// WebDAV `DELETE` (only of what an interrupted upload of ours left).
+    Delete,
     /// WebDAV `MKCOL`.
     Mkcol,
     /// WebDAV `PROPFIND`.
@@ -48,6 +50,7 @@ impl Step {
             Step::ProbeAttachment => "check attachment",
             Step::Put => "upload",
             Step::Get => "download",
+            Step::Delete => "delete",
             Step::Mkcol => "create folder",
             Step::List => "list",
         }
@@ -99,6 +102,10 @@ pub(crate) fn answer_error(
             ErrorKind::PermissionDenied,
             format!("no write permission for {what}, or it is a folder"),
         ),
+        (403, Step::Delete) => (
+            ErrorKind::PermissionDenied,
+            format!("no permission to delete {what}"),
+        ),
         (403, Step::Mkcol) => (
             ErrorKind::PermissionDenied,
             format!("no permission to create folder {what}"),
@@ -123,7 +130,7 @@ pub(crate) fn answer_error(
             ErrorKind::NotFound,
             "the uploaded attachment is gone".to_owned(),
         ),
-        (404 | 410, Step::Get | Step::Put | Step::Mkcol | Step::List) => {
+        (404 | 410, Step::Get | Step::Put | Step::Delete | Step::Mkcol | Step::List) => {
             (ErrorKind::NotFound, format!("{what} does not exist"))
         }
         (400, Step::Send { attachments: true } | Step::Compose { attachments: true }) => (
@@ -266,5 +273,20 @@ mod tests {
         assert!(err(Step::List, 403, "").is_permission_denied());
         assert!(err(Step::List, 501, "").is_unsupported());
         assert!(err(Step::ListIdentities, 302, "").is_protocol());
+    }
+
+    #[test]
+    fn a_refused_delete_reads_as_a_delete_not_an_upload() {
+        let e = err(Step::Delete, 403, "");
+        assert!(e.is_permission_denied(), "{e}");
+        assert_eq!(e.operation(), Some("delete"));
+        assert!(
+            e.to_string()
+                .contains("no permission to delete /home/ralf/a.txt"),
+            "{e}"
+        );
+        let e = err(Step::Delete, 423, "");
+        assert_eq!(e.operation(), Some("delete"));
+        assert!(e.is_conflict(), "{e}");
     }
 }

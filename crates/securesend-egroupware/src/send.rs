@@ -363,7 +363,7 @@ impl EgroupwareProvider {
             let (token, remote) = match uploaded {
                 Ok(done) => done,
                 Err(e) if e.is_cancelled() => {
-                    return Err(interrupted(e, mode, tokens.len()));
+                    return Err(interrupted(e, mode, tokens.len(), Some(name)));
                 }
                 Err(e) => return Err(e.not_sent()),
             };
@@ -426,7 +426,7 @@ impl EgroupwareProvider {
             .cancel()
             .check("the send, before EGroupware was asked to send it,")
         {
-            return Err(interrupted(e, mode, tokens.len()));
+            return Err(interrupted(e, mode, tokens.len(), None));
         }
         let status = match mode {
             Mode::Send => SendStatus::Sent,
@@ -559,11 +559,18 @@ impl EgroupwareProvider {
 
 /// A send stopped on its cancellation before the `POST /mail`: nothing was sent; `uploaded`
 /// attachments stay in EGroupware's temporary folder, which has no request to delete them.
-fn interrupted(e: Error, mode: Mode, uploaded: usize) -> Error {
-    let left = match uploaded {
-        0 => "nothing had been uploaded".to_owned(),
-        n => format!(
+fn interrupted(e: Error, mode: Mode, uploaded: usize, in_flight: Option<&str>) -> Error {
+    // The upload under way may have been stored whole before its answer came back.
+    let left = match (uploaded, in_flight) {
+        (0, None) => "nothing had been uploaded".to_owned(),
+        (0, Some(name)) => format!(
+            "nothing had finished uploading, but {name:?}, whose upload was under way, may be stored in EGroupware's temporary folder until its cleaner removes it (EGroupware has no request to delete it; only signed-in users who know its token can reach it)"
+        ),
+        (n, None) => format!(
             "the {n} attachment(s) already uploaded stay in EGroupware's temporary folder until its cleaner removes them (EGroupware has no request to delete them; only signed-in users who know their tokens can reach them)"
+        ),
+        (n, Some(name)) => format!(
+            "the {n} attachment(s) already uploaded stay in EGroupware's temporary folder, and {name:?}, whose upload was under way, may be stored there too, until its cleaner removes them (EGroupware has no request to delete them; only signed-in users who know their tokens can reach them)"
         ),
     };
     let message = format!("{}; {left}", e.message());

@@ -6,6 +6,7 @@
 //! `Repeat::Never`, and an operation that must try again opens the file again.
 
 use std::io;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
@@ -32,6 +33,19 @@ pub(crate) struct Outgoing {
     body: Option<reqwest::Body>,
     len: u64,
     outcome: Arc<Mutex<Outcome>>,
+    handed: Arc<AtomicU64>,
+}
+
+/// The bytes of a body handed to the connection so far: at least what the server received,
+/// readable after the request was abandoned.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Handed(Arc<AtomicU64>);
+
+impl Handed {
+    /// Bytes handed over so far.
+    pub(crate) fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
 }
 
 impl std::fmt::Debug for Outgoing {
@@ -54,11 +68,13 @@ impl Outgoing {
         let chunker = Chunker::of_file(file, plan, DigestSet::SHA256, 0).await?;
         let progress = FileProgress::start(progress, index, file.name(), Some(file.size));
         let outcome = Arc::new(Mutex::new(Outcome::default()));
-        let state = Some((chunker, Some(progress), outcome.clone()));
+        let handed = Arc::new(AtomicU64::new(0));
+        let state = Some((chunker, Some(progress), outcome.clone(), handed.clone()));
         let stream = futures::stream::unfold(state, |state| async move {
-            let (mut chunker, mut progress, outcome) = state?;
+            let (mut chunker, mut progress, outcome, handed) = state?;
             match chunker.next_chunk().await {
                 Ok(Some(chunk)) => {
+                    handed.fetch_add(chunk.len() as u64, Ordering::Relaxed);
                     if let Some(p) = progress.as_mut() {
                         p.advance(chunk.len() as u64);
                     }
@@ -78,7 +94,7 @@ impl Outgoing {
                             p.finish();
                         }
                     }
-                    Some((Ok(chunk.data), Some((chunker, progress, outcome))))
+                    Some((Ok(chunk.data), Some((chunker, progress, outcome, handed))))
                 }
                 Ok(None) => None,
                 Err(e) => {
@@ -92,7 +108,13 @@ impl Outgoing {
             body: Some(reqwest::Body::wrap_stream(stream)),
             len: file.size,
             outcome,
+            handed,
         })
+    }
+
+    /// A counter of the bytes handed to the connection, which outlives the request.
+    pub(crate) fn handed(&self) -> Handed {
+        Handed(self.handed.clone())
     }
 
     /// The number of bytes the body carries, for `Content-Length`.

@@ -217,7 +217,7 @@ impl Client {
                 let headers = resp.headers().clone();
                 let body = read_error_body(resp).await;
                 Err(answer_error(
-                    Step::Put,
+                    Step::Delete,
                     status,
                     &headers,
                     &body,

@@ -580,10 +580,21 @@ async fn link_sends_carry_share_password_and_expiry_and_the_shares_enforce_them(
         .expires(securesend_core::Expiry::Days(7))
         .build()
         .unwrap();
+    // Expiry days are UTC calendar days: taken before the send and accepted as that day or
+    // the next, so a send across midnight UTC passes.
+    let before = time::OffsetDateTime::now_utc().date();
     let receipt = provider.send(message).await.unwrap();
-    let today = time::OffsetDateTime::now_utc().date();
-    let last_day = today + time::Duration::days(7);
-    assert_eq!(receipt.expires, Some(last_day));
+    let last_day = receipt
+        .expires
+        .expect("a link send with an expiry says when");
+    assert!(
+        [
+            before + time::Duration::days(7),
+            before + time::Duration::days(8)
+        ]
+        .contains(&last_day),
+        "{last_day} is 7 days after {before}, or after the next day"
+    );
     // The answer holds no link; the receipt says where the recipients' links are.
     assert!(receipt.links.is_empty());
     assert!(
@@ -765,6 +776,12 @@ async fn a_cancelled_send_stops_before_the_mail_post_and_says_what_stays() {
             .contains("1 attachment(s) already uploaded stay"),
         "{e}"
     );
+    // The held upload may have been stored too: it is named, not left out.
+    assert!(
+        e.to_string()
+            .contains("\"two.txt\", whose upload was under way, may be stored there too"),
+        "{e}"
+    );
     assert_eq!(env.count("POST", "/egroupware/groupdav.php/mail"), 0);
     assert_eq!(env.sb.outbox().count(), 0);
 }
@@ -797,11 +814,115 @@ async fn a_cancelled_upload_leaves_no_file() {
         .unwrap_err();
     assert!(e.is_cancelled(), "{e}");
     assert!(e.to_string().contains("nothing is left at"), "{e}");
-    assert_eq!(env.count("DELETE", put), 1);
-    assert_eq!(env.count("HEAD", put), 1);
+    // Looked at again after the interruption; nothing there, so nothing to delete.
+    assert_eq!(env.count("HEAD", put), 2);
+    assert_eq!(env.count("DELETE", put), 0);
     let e = env
         .provider()
         .download(DownloadRequest::new("big.bin"))
         .await;
     assert!(e.map(|_| ()).unwrap_err().is_not_found());
+}
+
+/// Starts an upload of 300 000 bytes to `big.bin` whose PUT is held, lets another client
+/// store `theirs` there meanwhile, then cancels ours: the error and the bytes at the path.
+async fn cancel_while_another_client_uploads(env: &Env, theirs: Vec<u8>) -> securesend_core::Error {
+    let put = "/egroupware/webdav.php/home/ralf/big.bin";
+    env.sb.faults().add(
+        FaultRule::new(
+            Route::new("PUT", put).unwrap(),
+            FaultAction::Delay(std::time::Duration::from_secs(3600)),
+        )
+        .nth(1),
+    );
+    let cancel = securesend_core::Cancel::new();
+    let req = UploadRequest::builder(Attachment::from_bytes("big.bin", data(300_000, 9)))
+        .cancel_on(cancel.clone())
+        .build()
+        .unwrap();
+    let p = env.provider();
+    let upload = tokio::spawn(async move { p.upload(req).await });
+    env.sb
+        .journal()
+        .wait_until(|j| j.iter().any(|r| r.method == "PUT"))
+        .await;
+    let other = UploadRequest::builder(Attachment::from_bytes("big.bin", theirs))
+        .build()
+        .unwrap();
+    env.provider().upload(other).await.unwrap();
+    cancel.cancel();
+    tokio::time::timeout(std::time::Duration::from_secs(30), upload)
+        .await
+        .expect("the upload stopped on the signal")
+        .unwrap()
+        .unwrap_err()
+}
+
+#[tokio::test]
+async fn a_cancelled_upload_does_not_delete_a_larger_file_another_client_stored_meanwhile() {
+    let env = start().await;
+    let put = "/egroupware/webdav.php/home/ralf/big.bin";
+    let theirs = data(500_000, 3);
+    let e = cancel_while_another_client_uploads(&env, theirs.clone()).await;
+    assert!(e.is_cancelled(), "{e}");
+    assert!(e.to_string().contains("may hold part of the file"), "{e}");
+    assert_eq!(env.count("DELETE", put), 0);
+    let got = env
+        .provider()
+        .download(DownloadRequest::new("big.bin"))
+        .await
+        .unwrap()
+        .into_bytes(1 << 20)
+        .await
+        .unwrap();
+    assert_eq!(
+        sha256_hex(&got),
+        sha256_hex(&theirs),
+        "their file is intact"
+    );
+}
+
+#[tokio::test]
+async fn a_cancelled_upload_removes_what_can_be_its_own_part() {
+    let env = start().await;
+    let put = "/egroupware/webdav.php/home/ralf/big.bin";
+    // No larger than what left of ours: it may be the part the server kept, so it goes.
+    let e = cancel_while_another_client_uploads(&env, data(10, 3)).await;
+    assert!(e.to_string().contains("nothing is left at"), "{e}");
+    assert_eq!(env.count("DELETE", put), 1);
+}
+
+#[tokio::test]
+async fn a_cancelled_upload_names_the_folders_parents_created() {
+    let env = start().await;
+    let put = "/egroupware/webdav.php/home/ralf/new/deeper/held.bin";
+    env.sb.faults().add(FaultRule::new(
+        Route::new("PUT", put).unwrap(),
+        FaultAction::Delay(std::time::Duration::from_secs(3600)),
+    ));
+    let cancel = securesend_core::Cancel::new();
+    let req = UploadRequest::builder(Attachment::from_bytes("held.bin", data(1000, 2)))
+        .folder("new/deeper")
+        .create_parents(true)
+        .cancel_on(cancel.clone())
+        .build()
+        .unwrap();
+    let p = env.provider();
+    let upload = tokio::spawn(async move { p.upload(req).await });
+    env.sb
+        .journal()
+        .wait_until(|j| j.iter().any(|r| r.method == "PUT"))
+        .await;
+    cancel.cancel();
+    let e = tokio::time::timeout(std::time::Duration::from_secs(30), upload)
+        .await
+        .expect("the upload stopped on the signal")
+        .unwrap()
+        .unwrap_err();
+    assert!(e.is_cancelled(), "{e}");
+    assert!(
+        e.to_string()
+            .contains("the folder(s) created for it stay: /home/ralf/new, /home/ralf/new/deeper"),
+        "{e}"
+    );
 }

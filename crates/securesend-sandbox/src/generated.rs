@@ -138,9 +138,28 @@ fn externalize_in(
     Ok(())
 }
 
-/// Creates `dir` (and its parents) and makes it owner-only, also when it already existed.
+/// Creates `dir` (and its parents) and makes it owner-only, also when it already existed. A
+/// symlink at `dir` is refused rather than followed: the secrets would land, and the mode
+/// change would apply, wherever it points.
 fn create_private_dir(dir: &Path) -> io::Result<()> {
+    let refuse_link = || -> io::Result<()> {
+        match std::fs::symlink_metadata(dir) {
+            Ok(m) if m.file_type().is_symlink() => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "{} is a symbolic link; the sandbox writes secrets only into a directory of its own, so remove the link",
+                    dir.display()
+                ),
+            )),
+            Ok(_) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e),
+        }
+    };
+    refuse_link()?;
     std::fs::create_dir_all(dir)?;
+    // Looked at again: a link put there meanwhile is refused before the mode is set.
+    refuse_link()?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -249,6 +268,34 @@ mod tests {
             assert_eq!(mode(&secrets), 0o700);
             assert_eq!(mode(&secrets.join("svc.password")), 0o600);
         }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_symlink_at_the_secrets_dir_is_refused_not_followed() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let elsewhere = dir.path().join("elsewhere");
+        std::fs::create_dir(&elsewhere).unwrap();
+        std::fs::set_permissions(&elsewhere, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let link = dir.path().join("securesend-secrets");
+        std::os::unix::fs::symlink(&elsewhere, &link).unwrap();
+        let path = dir.path().join("securesend.toml");
+        let table: toml::Table = "[profiles.svc]\nprovider = \"svc\"\npassword = \"hunter2\"\n"
+            .parse()
+            .unwrap();
+        let e = write_config(&path, &table).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidInput, "{e}");
+        assert!(e.to_string().contains(&link.display().to_string()), "{e}");
+        assert!(e.to_string().contains("symbolic link"), "{e}");
+        assert_eq!(
+            std::fs::read_dir(&elsewhere).unwrap().count(),
+            0,
+            "nothing written there"
+        );
+        let mode = std::fs::metadata(&elsewhere).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o755, "its mode is untouched");
+        assert!(!path.exists(), "no configuration pointing at it");
     }
 
     #[test]

@@ -48,6 +48,49 @@ fn is_folder(f: &ListedFile) -> bool {
         .is_some_and(|k| k.trim().eq_ignore_ascii_case("folder"))
 }
 
+/// The folders an upload with `--parents` made: an interruption does not remove them (they
+/// may hold other files by then), so its message names them.
+#[derive(Debug, Default)]
+pub(crate) struct MadeFolders {
+    created: Vec<String>,
+    /// The folder being created when the work stopped: it may exist now.
+    pending: Option<String>,
+}
+
+impl MadeFolders {
+    /// `e` with the folders named, when it is an interruption and there are any.
+    pub(crate) fn noted(&self, e: Error) -> Error {
+        if !e.is_cancelled() {
+            return e;
+        }
+        let mut parts = Vec::new();
+        if !self.created.is_empty() {
+            parts.push(format!(
+                "the folder(s) created for it stay: {}",
+                self.created.join(", ")
+            ));
+        }
+        if let Some(p) = &self.pending {
+            parts.push(format!("folder {p} may have been created as well"));
+        }
+        if parts.is_empty() {
+            return e;
+        }
+        crate::send::with_note(e, &parts.join("; "))
+    }
+}
+
+/// What a scan of a folder's listing for one name found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Listed {
+    /// Listed, as this kind.
+    Found(EntryKind),
+    /// Not listed, and every page was read.
+    Absent,
+    /// A page could not be read, or the scan stopped before the end: nothing is known.
+    Unknown,
+}
+
 /// A refusal at the site root, which only administrators may use, explained.
 fn at_root(e: Error, operation: &'static str, hint: &str) -> Error {
     if !e.is_permission_denied() {
@@ -97,7 +140,10 @@ impl TuyuProvider {
         out
     }
 
-    /// The highest folder of `path` that does not exist, when the folders above it can tell.
+    /// The highest folder of `path` that does not exist, when the folders above it can tell:
+    /// only a complete scan of a reachable parent that does not list it proves a folder is
+    /// missing. A listing that failed or a scan cut short proves nothing, so it is `None` and
+    /// the service's refusal stands.
     async fn first_missing(&self, path: &str) -> Option<String> {
         let mut child = path.to_owned();
         // One level per path segment at most.
@@ -106,8 +152,8 @@ impl TuyuProvider {
             if self.folder_exists(&parent).await.ok()? {
                 // Listed there: the refusal was about rights (or something below it).
                 return match self.listed_kind(&parent, &name).await {
-                    Some(_) => None,
-                    None => Some(child),
+                    Listed::Absent => Some(child),
+                    Listed::Found(_) | Listed::Unknown => None,
                 };
             }
             child = parent;
@@ -154,17 +200,20 @@ impl TuyuProvider {
         }
     }
 
-    /// Whether `parent` lists an entry called `name`, and whether it is a folder; `None` when
-    /// it does not or cannot be listed.
-    async fn listed_kind(&self, parent: &str, name: &str) -> Option<EntryKind> {
+    /// Whether `parent` lists an entry called `name`, and whether it is a folder. `Absent`
+    /// only after every page was read; a page that failed or a scan stopped at
+    /// [`MAX_SCAN_PAGES`] is `Unknown`.
+    async fn listed_kind(&self, parent: &str, name: &str) -> Listed {
         for page in 1..=MAX_SCAN_PAGES {
-            let list = self
+            let Ok(list) = self
                 .client
                 .file_list_sorted(parent, page, Some(ORDER))
                 .await
-                .ok()?;
+            else {
+                return Listed::Unknown;
+            };
             if let Some(f) = list.files.iter().find(|f| f.name.as_deref() == Some(name)) {
-                return Some(if is_folder(f) {
+                return Listed::Found(if is_folder(f) {
                     EntryKind::Folder
                 } else {
                     EntryKind::File
@@ -179,10 +228,10 @@ impl TuyuProvider {
                 None => list.files.len() as u64 >= per,
             };
             if !more || list.files.is_empty() {
-                return None;
+                return Listed::Absent;
             }
         }
-        None
+        Listed::Unknown
     }
 
     /// `create_folder` of `name` in `parent`. An existing folder is fine with `parents`, else a
@@ -202,7 +251,7 @@ impl TuyuProvider {
             }
             return Err(exists(&target));
         }
-        if self.listed_kind(parent, name).await == Some(EntryKind::File) {
+        if self.listed_kind(parent, name).await == Listed::Found(EntryKind::File) {
             return Err(fail(
                 ErrorKind::Conflict,
                 "create folder",
@@ -226,8 +275,9 @@ impl TuyuProvider {
         Err(refused)
     }
 
-    /// Creates `path` (`/…/`) and every missing folder above it, one level at a time.
-    pub(crate) async fn ensure_folders(&self, path: &str) -> Result<()> {
+    /// Creates `path` (`/…/`) and every missing folder above it, one level at a time; `made`
+    /// records them as they go, so an interrupted caller can name them.
+    pub(crate) async fn ensure_folders(&self, path: &str, made: &mut MadeFolders) -> Result<()> {
         if path == "/" || self.folder_exists(path).await? {
             return Ok(());
         }
@@ -238,7 +288,10 @@ impl TuyuProvider {
             // The last level is known to be missing; the ones above are looked at first.
             let last = i + 1 == parts.len();
             if last || !self.folder_exists(&level).await? {
+                made.pending = Some(level.clone());
                 self.make_folder(&parent, name, true).await?;
+                made.pending = None;
+                made.created.push(level.clone());
             }
             parent = level;
         }
@@ -369,7 +422,8 @@ impl Browser for TuyuProvider {
             )
         })?;
         if parents {
-            self.ensure_folders(&target).await?;
+            self.ensure_folders(&target, &mut MadeFolders::default())
+                .await?;
         } else {
             // Looked at first: the service's refusal would not say that the folder exists.
             if self.folder_exists(&target).await? {

@@ -59,6 +59,9 @@ struct Plan {
 struct Made {
     folder: Option<(String, String)>,
     files: Vec<String>,
+    /// The attachment whose upload had not answered yet: without a folder of the message's
+    /// own, nothing names it to remove, should the service have stored it.
+    uploading: Option<String>,
 }
 
 /// The workspace of a folder path: its first component.
@@ -256,15 +259,33 @@ impl TuyuProvider {
             // request did (an upload that may have landed is removed with the folder).
             Err((e, false)) => {
                 let cancelled = e.is_cancelled();
+                // An upload cut off or unanswered may have been stored, but without its id
+                // only a folder of the message's own (removed whole) would take it along.
+                let unnamed = match &made.uploading {
+                    Some(name) if made.folder.is_none() && (cancelled || e.outcome_unknown()) => {
+                        Some(format!(
+                            "{name}, whose upload had not been answered, may be stored in {} and was not removed (Tuyu did not say its id); delete it there if it is",
+                            self.settings.workspace_path
+                        ))
+                    }
+                    _ => None,
+                };
                 let (e, all_removed) = self.clean_up(e.not_sent(), &made).await;
                 // An interruption says what became of the uploads (a failure to remove them
                 // is in the note `clean_up` added).
-                Err(match (cancelled, all_removed) {
-                    (true, true) if made.folder.is_some() || !made.files.is_empty() => {
+                let e = match (cancelled, all_removed) {
+                    (true, true) if made.folder.is_some() => {
                         with_note(e, "what it had uploaded was removed")
                     }
-                    (true, true) => with_note(e, "nothing had been uploaded"),
+                    (true, true) if !made.files.is_empty() => {
+                        with_note(e, "the files it had finished uploading were removed")
+                    }
+                    (true, true) if unnamed.is_none() => with_note(e, "nothing had been uploaded"),
                     _ => e,
+                };
+                Err(match unnamed {
+                    Some(note) => with_note(e, &note),
+                    None => e,
                 })
             }
         }
@@ -311,10 +332,12 @@ impl TuyuProvider {
                 progress: msg.progress(),
                 index,
             };
+            made.uploading = Some(file.name().to_owned());
             let (info, sums) = cancel
                 .guard(before_send, self.client.file_upload(&spec))
                 .await
                 .map_err(settled)?;
+            made.uploading = None;
             made.files.push(info.file_id.clone());
             files.push(crate::upload::remote_file(&info, file, &folder, sums).map_err(settled)?);
         }
@@ -365,9 +388,10 @@ impl TuyuProvider {
             .file_send(&fields, &sent_at)
             .await
             .map_err(|e| {
-                // A 503 is Tuyu (or the load balancer in front of it) turning the request away
-                // unhandled; a lost answer, a 502 or a 504 may follow a handled one.
-                let maybe = e.outcome_unknown() && e.status() != Some(503);
+                // Whether the request may have been handled is the client's one rule
+                // (`read_value`: a lost answer, a 502 or 504 may follow a handled request, a
+                // 503 may not); see the guide's "503" section for why.
+                let maybe = e.outcome_unknown();
                 (e, maybe)
             })?;
         fields.push((

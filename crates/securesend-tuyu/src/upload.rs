@@ -4,6 +4,7 @@ use securesend_core::checksum::Checksums;
 use securesend_core::{CheckedFile, Error, RemoteFile, Result, UploadRequest, check_header_text};
 
 use crate::api::FileInfo;
+use crate::browse::MadeFolders;
 use crate::client::UploadSpec;
 use crate::{PROVIDER, TuyuProvider};
 
@@ -64,14 +65,15 @@ impl TuyuProvider {
         };
         let cancel = req.cancel();
         let interrupted = |e: Error| e.or_provider(PROVIDER).or_operation("upload");
+        let mut folders = MadeFolders::default();
         if req.create_parents() && req.folder().is_some() {
-            cancel
+            let made = cancel
                 .guard(
                     "the upload, before any byte was sent,",
-                    self.ensure_folders(&path),
+                    self.ensure_folders(&path, &mut folders),
                 )
-                .await
-                .map_err(interrupted)?;
+                .await;
+            made.map_err(|e| folders.noted(interrupted(e)))?;
         }
         let spec = UploadSpec {
             path: &path,
@@ -93,12 +95,12 @@ impl TuyuProvider {
         let (info, sums) = match uploaded {
             Ok(done) => done,
             Err(e) if e.is_cancelled() => {
-                return Err(crate::send::with_note(
+                return Err(folders.noted(crate::send::with_note(
                     interrupted(e),
                     &format!(
                         "Tuyu keeps a file only when its upload arrived whole, so {path} holds it only if the interruption came at the very end"
                     ),
-                ));
+                )));
             }
             Err(e) => {
                 let hint = if req.create_parents() {

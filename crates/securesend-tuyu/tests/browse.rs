@@ -400,3 +400,61 @@ async fn doctor_reaches_only_tuyu_and_checks_the_api_secret() {
     let e = wrong.authenticate().await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Unauthenticated, "{e}");
 }
+
+#[tokio::test]
+async fn a_parent_listing_that_fails_keeps_the_refusal_not_a_false_not_found() {
+    use securesend_sandbox::fault::{FaultAction, FaultRule};
+    let sandbox = start().await;
+    let p = sandbox_provider(&sandbox, Some(WORKSPACE));
+    let lists = Route::new("GET", "/api/file_list").unwrap();
+    // Requests: the listing refused, the parent refused, the workspace answering, then the
+    // workspace's page that would show whether `nowhere` is there: that one fails.
+    sandbox.faults().add(
+        FaultRule::new(
+            lists.clone(),
+            FaultAction::status(200).with_body("application/json", "not json"),
+        )
+        .nth(4),
+    );
+    let e = p.list(ListRequest::at("nowhere/deeper")).await.unwrap_err();
+    assert_eq!(sandbox.journal().count(&lists), 4, "{e}");
+    assert_eq!(e.kind(), ErrorKind::PermissionDenied, "{e}");
+    assert!(!e.to_string().contains("does not exist"), "{e}");
+    // The same question with every page readable proves the folder missing.
+    let e = p.list(ListRequest::at("nowhere/deeper")).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::NotFound, "{e}");
+}
+
+#[tokio::test]
+async fn a_scan_cut_short_at_its_page_limit_is_not_proof_of_absence() {
+    // A folder of more entries than the scan reads: not finding the name proves nothing.
+    let mut server = Server::new_async().await;
+    server
+        .mock("GET", "/api/file_list")
+        .match_query(Matcher::UrlEncoded(
+            "path".into(),
+            "/W_workspace/far/".into(),
+        ))
+        .with_body(access_refused())
+        .create_async()
+        .await;
+    let files: Vec<serde_json::Value> = (0..50)
+        .map(|i| json!({"id": i, "name": format!("f{i}"), "type": "file"}))
+        .collect();
+    let pages = server
+        .mock("GET", "/api/file_list")
+        .match_query(Matcher::UrlEncoded("path".into(), "/W_workspace/".into()))
+        .with_body(
+            json!({"fileList": {"totalFiles": 1_000_000, "maxFilesPage": 50, "files": files}})
+                .to_string(),
+        )
+        // The check that the parent answers, then every page the scan reads.
+        .expect(1 + 200)
+        .create_async()
+        .await;
+    let p = mock_provider(&server, &[("folder_root", "/W_workspace/")]);
+    let e = p.list(ListRequest::at("far")).await.unwrap_err();
+    pages.assert_async().await;
+    assert_eq!(e.kind(), ErrorKind::PermissionDenied, "{e}");
+    assert!(!e.to_string().contains("does not exist"), "{e}");
+}

@@ -729,7 +729,12 @@ async fn a_cancelled_upload_stops_and_says_where_the_file_could_be() {
         .unwrap();
     let p = provider(&sandbox);
     let upload = tokio::spawn(async move { p.upload(req).await });
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Cancelled once the upload is at the service, however slow the machine.
+    let uploads = Route::new("POST", "/api/file_upload").unwrap();
+    sandbox
+        .journal()
+        .wait_until(|j| j.iter().any(|r| r.matches(&uploads)))
+        .await;
     cancel.cancel();
     let e = tokio::time::timeout(Duration::from_secs(30), upload)
         .await
@@ -744,4 +749,90 @@ async fn a_cancelled_upload_stops_and_says_where_the_file_could_be() {
     );
     assert!(e.to_string().contains(WORKSPACE), "names the folder: {e}");
     assert_eq!(tuyu.site().entries().len(), entries, "nothing was stored");
+}
+
+#[tokio::test]
+async fn a_cancelled_send_without_message_folders_names_the_upload_it_could_not_remove() {
+    let (sandbox, tuyu) = start(TuyuOptions::default()).await;
+    let uploads = Route::new("POST", "/api/file_upload").unwrap();
+    // The second upload is held: the signal comes while its answer is awaited.
+    sandbox.faults().add(
+        FaultRule::new(
+            uploads.clone(),
+            FaultAction::Delay(Duration::from_secs(3600)),
+        )
+        .nth(2),
+    );
+    let cancel = securesend_core::Cancel::new();
+    let msg = SecureMessage::builder()
+        .to(SITE_USER)
+        .attach(Attachment::from_bytes("one.txt", "1"))
+        .attach(Attachment::from_bytes("two.txt", "2"))
+        .cancel_on(cancel.clone())
+        .build()
+        .unwrap();
+    let p = securesend_tuyu::connect(&profile(&sandbox, |t| {
+        t.insert("message_folders".into(), false.into());
+    }))
+    .unwrap();
+    let entries = tuyu.site().entries().len();
+    let send = tokio::spawn(async move { p.send(msg).await });
+    sandbox
+        .journal()
+        .wait_until(|j| j.iter().filter(|r| r.matches(&uploads)).count() >= 2)
+        .await;
+    cancel.cancel();
+    let e = tokio::time::timeout(Duration::from_secs(30), send)
+        .await
+        .expect("the send stopped on the signal")
+        .unwrap()
+        .unwrap_err();
+    assert!(e.is_cancelled() && e.is_not_sent(), "{e}");
+    let text = e.to_string();
+    assert!(
+        text.contains("the files it had finished uploading were removed"),
+        "{e}"
+    );
+    assert!(
+        text.contains("two.txt, whose upload had not been answered, may be stored in")
+            && text.contains("was not removed"),
+        "{e}"
+    );
+    assert_eq!(tuyu.site().entries().len(), entries, "one.txt is gone");
+}
+
+#[tokio::test]
+async fn a_cancelled_upload_names_the_folders_parents_created() {
+    let (sandbox, _) = start(TuyuOptions::default()).await;
+    let uploads = Route::new("POST", "/api/file_upload").unwrap();
+    sandbox.faults().add(FaultRule::new(
+        uploads.clone(),
+        FaultAction::Delay(Duration::from_secs(3600)),
+    ));
+    let cancel = securesend_core::Cancel::new();
+    let req = UploadRequest::builder(Attachment::from_bytes("held.bin", bytes(1000, 4)))
+        .folder("new/deeper")
+        .create_parents(true)
+        .cancel_on(cancel.clone())
+        .build()
+        .unwrap();
+    let p = provider(&sandbox);
+    let upload = tokio::spawn(async move { p.upload(req).await });
+    sandbox
+        .journal()
+        .wait_until(|j| j.iter().any(|r| r.matches(&uploads)))
+        .await;
+    cancel.cancel();
+    let e = tokio::time::timeout(Duration::from_secs(30), upload)
+        .await
+        .expect("the upload stopped on the signal")
+        .unwrap()
+        .unwrap_err();
+    assert!(e.is_cancelled(), "{e}");
+    assert!(
+        e.to_string().contains(&format!(
+            "the folder(s) created for it stay: {WORKSPACE}new/, {WORKSPACE}new/deeper/"
+        )),
+        "{e}"
+    );
 }
