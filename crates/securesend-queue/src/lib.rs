@@ -1,0 +1,11 @@
+//! The durable delivery queue of securesend: job storage.
+//!
+//! What is built: the job model ([`job`]), the allowed state transitions as a pure table
+//! ([`state`]), the [`Storage`](storage::Storage) trait whose every worker write is fenced by
+//! `(job id, attempt)`, and its SQLite backend ([`sqlite::SqliteStorage`]: WAL, `synchronous=FULL`,
+//! `BEGIN IMMEDIATE` for every write, times from the database clock, embedded migrations).
+//!
+//! Not built yet: the PostgreSQL backend, blob staging, the worker (heartbeat, shutdown, drain),
+//! reconciliation of in-doubt sends with the provider, profile pauses and in-flight caps, and the
+//! facade's `Queue::open`. A job's payload is, for now, an opaque JSON spec with its fingerprint.
+#![deny(missing_docs)]
