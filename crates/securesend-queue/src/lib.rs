@@ -9,3 +9,8 @@
 //! reconciliation of in-doubt sends with the provider, profile pauses and in-flight caps, and the
 //! facade's `Queue::open`. A job's payload is, for now, an opaque JSON spec with its fingerprint.
 #![deny(missing_docs)]
+
+pub mod job;
+pub mod state;
+
+pub use job::{EnqueueOptions, JobId, JobSpec, JobState, Phase};
