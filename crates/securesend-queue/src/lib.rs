@@ -14,3 +14,8 @@ pub mod job;
 pub mod state;
 
 pub use job::{EnqueueOptions, JobId, JobSpec, JobState, Phase};
+pub mod storage;
+
+pub use storage::{
+    Claimed, Inserted, Job, JobEvent, Outcome, QueueError, Resolution, Stats, Storage,
+};
