@@ -19,3 +19,6 @@ pub mod storage;
 pub use storage::{
     Claimed, Inserted, Job, JobEvent, Outcome, QueueError, Resolution, Stats, Storage,
 };
+pub mod sqlite;
+
+pub use sqlite::SqliteStorage;
