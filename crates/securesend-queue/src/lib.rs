@@ -2,10 +2,12 @@
 //!
 //! What is built: the job model ([`job`]), the allowed state transitions as a pure table
 //! ([`state`]), the [`Storage`](storage::Storage) trait whose every worker write is fenced by
-//! `(job id, attempt)`, and its SQLite backend ([`sqlite::SqliteStorage`]: WAL, `synchronous=FULL`,
-//! `BEGIN IMMEDIATE` for every write, times from the database clock, embedded migrations).
+//! `(job id, attempt)`, and two backends with embedded migrations and times from the database
+//! clock: SQLite for workers on one machine ([`sqlite::SqliteStorage`]: WAL, `synchronous=FULL`,
+//! `BEGIN IMMEDIATE` for every write) and PostgreSQL for many machines
+//! ([`postgres::PostgresStorage`]: claims with `FOR UPDATE SKIP LOCKED`).
 //!
-//! Not built yet: the PostgreSQL backend, blob staging, the worker (heartbeat, shutdown, drain),
+//! Not built yet: blob staging, the worker (heartbeat, shutdown, drain),
 //! reconciliation of in-doubt sends with the provider, profile pauses and in-flight caps, and the
 //! facade's `Queue::open`. A job's payload is, for now, an opaque JSON spec with its fingerprint.
 #![deny(missing_docs)]
@@ -22,3 +24,6 @@ pub use storage::{
 pub mod sqlite;
 
 pub use sqlite::SqliteStorage;
+pub mod postgres;
+
+pub use postgres::PostgresStorage;
