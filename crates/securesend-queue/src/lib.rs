@@ -1,7 +1,7 @@
 //! The durable delivery queue of securesend: job storage.
 //!
 //! What is built: the job model ([`job`]), the allowed state transitions as a pure table
-//! ([`state`]), the [`Storage`](storage::Storage) trait whose every worker write is fenced by
+//! ([`state`]), the [`Storage`] trait whose every worker write is fenced by
 //! `(job id, attempt)`, and two backends with embedded migrations and times from the database
 //! clock: SQLite for workers on one machine ([`sqlite::SqliteStorage`]: WAL, `synchronous=FULL`,
 //! `BEGIN IMMEDIATE` for every write) and PostgreSQL for many machines

@@ -111,3 +111,24 @@ async fn eight_claimers() {
     }
     db.drop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn same_key_from_eight_connections() {
+    let Some(db) = TestDb::create("same_key_from_eight_connections").await else {
+        return;
+    };
+    let mut stores = Vec::new();
+    for _ in 0..8 {
+        stores.push(db.open().await);
+    }
+    let shared: Vec<Arc<dyn Storage>> = stores
+        .iter()
+        .cloned()
+        .map(|s| Arc::new(s) as Arc<dyn Storage>)
+        .collect();
+    conformance::concurrent_idempotent_enqueue(&shared).await;
+    for store in stores {
+        store.close().await;
+    }
+    db.drop().await;
+}

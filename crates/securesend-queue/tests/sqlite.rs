@@ -41,6 +41,42 @@ async fn eight_claimers_on_one_file() {
     conformance::concurrent_claims(&stores, 50).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn same_key_from_eight_connections() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("queue.db");
+    let mut stores: Vec<Arc<dyn Storage>> = Vec::new();
+    for _ in 0..8 {
+        stores.push(Arc::new(SqliteStorage::open(&path).await.unwrap()));
+    }
+    conformance::concurrent_idempotent_enqueue(&stores).await;
+}
+
+#[tokio::test]
+async fn purge_takes_the_history_along() {
+    let (dir, store) = open().await;
+    conformance::stats_and_purge(&store).await;
+    use sqlx::{Connection, Row};
+    let mut conn = sqlx::sqlite::SqliteConnection::connect_with(
+        &sqlx::sqlite::SqliteConnectOptions::new().filename(dir.path().join("queue.db")),
+    )
+    .await
+    .unwrap();
+    let orphans: i64 =
+        sqlx::query("SELECT COUNT(*) FROM job_events WHERE job_id NOT IN (SELECT id FROM jobs)")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap()
+            .get(0);
+    assert_eq!(orphans, 0);
+    let kept: i64 = sqlx::query("SELECT COUNT(*) FROM job_events")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap()
+        .get(0);
+    assert!(kept > 0, "the remaining jobs keep theirs");
+}
+
 #[tokio::test]
 async fn lease_expiry_and_take_over() {
     let (_dir, store) = open().await;

@@ -591,3 +591,26 @@ pub async fn stats_and_purge(store: &dyn Storage) {
     assert_eq!(state_of(store, queued).await, JobState::Queued);
     assert_eq!(store.list(None).await.unwrap().len(), 2);
 }
+
+/// The same key enqueued from many connections at once: one job, every caller gets its id.
+pub async fn concurrent_idempotent_enqueue(stores: &[Arc<dyn Storage>]) {
+    let tasks: Vec<_> = stores
+        .iter()
+        .map(|store| {
+            let store = Arc::clone(store);
+            tokio::spawn(async move { store.insert(&spec(1), &keyed("race-1")).await.unwrap() })
+        })
+        .collect();
+    let mut created = 0;
+    let mut ids = std::collections::HashSet::new();
+    for task in tasks {
+        let inserted = task.await.unwrap();
+        if matches!(inserted, securesend_queue::Inserted::Created(_)) {
+            created += 1;
+        }
+        ids.insert(inserted.id());
+    }
+    assert_eq!(created, 1);
+    assert_eq!(ids.len(), 1);
+    assert_eq!(stores[0].list(None).await.unwrap().len(), 1);
+}
