@@ -1,0 +1,29 @@
+//! The durable delivery queue of securesend: job storage.
+//!
+//! What is built: the job model ([`job`]), the allowed state transitions as a pure table
+//! ([`state`]), the [`Storage`] trait whose every worker write is fenced by
+//! `(job id, attempt)`, and two backends with embedded migrations and times from the database
+//! clock: SQLite for workers on one machine ([`sqlite::SqliteStorage`]: WAL, `synchronous=FULL`,
+//! `BEGIN IMMEDIATE` for every write) and PostgreSQL for many machines
+//! ([`postgres::PostgresStorage`]: claims with `FOR UPDATE SKIP LOCKED`).
+//!
+//! Not built yet: blob staging, the worker (heartbeat, shutdown, drain),
+//! reconciliation of in-doubt sends with the provider, profile pauses and in-flight caps, and the
+//! facade's `Queue::open`. A job's payload is, for now, an opaque JSON spec with its fingerprint.
+#![deny(missing_docs)]
+
+pub mod job;
+pub mod state;
+
+pub use job::{EnqueueOptions, JobId, JobSpec, JobState, Phase};
+pub mod storage;
+
+pub use storage::{
+    Claimed, Inserted, Job, JobEvent, Outcome, QueueError, Resolution, Stats, Storage,
+};
+pub mod sqlite;
+
+pub use sqlite::SqliteStorage;
+pub mod postgres;
+
+pub use postgres::PostgresStorage;

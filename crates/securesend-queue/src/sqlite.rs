@@ -1,0 +1,978 @@
+//! The embedded backend: one SQLite file, for workers on one machine.
+//!
+//! `journal_mode=WAL` (readers never block the writer), `synchronous=FULL` (the last commit
+//! may be a committing mark, so it must survive a power cut), `busy_timeout` 30 s, and every
+//! write transaction opened with `BEGIN IMMEDIATE`: a deferred transaction that reads and then
+//! writes fails with `SQLITE_BUSY_SNAPSHOT` when another process wrote in between, bypassing
+//! the busy timeout. Times come from the database's clock (`unixepoch('subsec')`).
+
+use std::collections::BTreeMap;
+use std::fs::OpenOptions;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use securesend_core::{Error, ErrorKind};
+use serde_json::Value;
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::{Row, SqlSafeStr, Sqlite, Transaction};
+use time::OffsetDateTime;
+
+use crate::job::{EnqueueOptions, JobId, JobSpec, JobState, truncate};
+use crate::state::allowed;
+use crate::storage::{
+    Claimed, Inserted, Job, JobEvent, Outcome, QueueError, Resolution, Result, Stats, Storage,
+};
+
+/// How long a writer waits for another process's write transaction.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The actor recorded for operator commands (cancel, retry, resolve).
+const OPERATOR: &str = "operator";
+
+/// The actor recorded for enqueuing.
+const CLIENT: &str = "client";
+
+/// The longest worker name accepted, in bytes.
+const MAX_WORKER_NAME: usize = 200;
+
+/// The error kind stored when a job failed because its retries ran out (the other kinds are
+/// [`ErrorKind::as_str`] labels, as in JSON output).
+pub const RETRIES_EXHAUSTED: &str = "retries exhausted";
+
+/// Job storage in one SQLite file.
+#[derive(Debug, Clone)]
+pub struct SqliteStorage {
+    pool: SqlitePool,
+    path: PathBuf,
+}
+
+fn migrator() -> Migrator {
+    Migrator::with_migrations(vec![Migration::new(
+        1,
+        "init".into(),
+        MigrationType::Simple,
+        include_str!("../migrations/sqlite/0001_init.sql").into_sql_str(),
+        false,
+    )])
+}
+
+/// A storage failure as a core error; sqlx's messages name neither credentials nor contents.
+fn db(what: &'static str) -> impl FnOnce(sqlx::Error) -> QueueError {
+    move |err| {
+        let kind = match &err {
+            sqlx::Error::PoolTimedOut => ErrorKind::Timeout,
+            _ => ErrorKind::Io,
+        };
+        QueueError::Other(
+            Error::new(kind, format!("queue storage: {what}: {err}")).with_source(err),
+        )
+    }
+}
+
+fn corrupt(what: String) -> QueueError {
+    QueueError::Other(Error::protocol(format!("queue storage holds {what}")))
+}
+
+fn from_ms(ms: i64) -> Result<OffsetDateTime> {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .map_err(|_| corrupt(format!("an impossible time {ms}")))
+}
+
+fn opt_ms(ms: Option<i64>) -> Result<Option<OffsetDateTime>> {
+    ms.map(from_ms).transpose()
+}
+
+fn to_ms(t: OffsetDateTime) -> i64 {
+    // Far beyond any plausible date either way; clamped rather than wrapped.
+    let ms = t.unix_timestamp_nanos() / 1_000_000;
+    ms.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
+}
+
+fn duration_ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+fn json(text: Option<String>, what: &str) -> Result<Option<Value>> {
+    text.map(|t| {
+        serde_json::from_str(&t).map_err(|_| corrupt(format!("a {what} that is not JSON")))
+    })
+    .transpose()
+}
+
+fn u32_col(row: &SqliteRow, col: &str) -> Result<u32> {
+    let v: i64 = row.try_get(col).map_err(db("reading a job"))?;
+    u32::try_from(v).map_err(|_| corrupt(format!("an impossible {col} {v}")))
+}
+
+fn job_from_row(row: &SqliteRow) -> Result<Job> {
+    let get = db("reading a job");
+    let id: String = row.try_get("id").map_err(get)?;
+    let get = || db("reading a job");
+    let state: String = row.try_get("state").map_err(get())?;
+    let phase: String = row.try_get("phase").map_err(get())?;
+    Ok(Job {
+        id: id
+            .parse()
+            .map_err(|_| corrupt(format!("a job id {:?}", truncate(&id, 60))))?,
+        profile: row.try_get("profile").map_err(get())?,
+        provider: row.try_get("provider").map_err(get())?,
+        state: state
+            .parse()
+            .map_err(|_| corrupt(format!("an unknown state {:?}", truncate(&state, 40))))?,
+        phase: phase.parse()?,
+        priority: row.try_get("priority").map_err(get())?,
+        idempotency_key: row.try_get("idempotency_key").map_err(get())?,
+        fingerprint: row.try_get("fingerprint").map_err(get())?,
+        spec: json(Some(row.try_get("spec").map_err(get())?), "spec")?.unwrap_or(Value::Null),
+        created_at: from_ms(row.try_get("created_at").map_err(get())?)?,
+        not_before: from_ms(row.try_get("not_before").map_err(get())?)?,
+        updated_at: from_ms(row.try_get("updated_at").map_err(get())?)?,
+        attempt: u32_col(row, "attempt")?,
+        failures: u32_col(row, "failures")?,
+        max_attempts: u32_col(row, "max_attempts")?,
+        worker: row.try_get("worker").map_err(get())?,
+        lease_until: opt_ms(row.try_get("lease_until").map_err(get())?)?,
+        checkpoint: json(row.try_get("checkpoint").map_err(get())?, "checkpoint")?,
+        committing_at: opt_ms(row.try_get("committing_at").map_err(get())?)?,
+        receipt: json(row.try_get("receipt").map_err(get())?, "receipt")?,
+        error_kind: row.try_get("error_kind").map_err(get())?,
+        error_message: row.try_get("error_message").map_err(get())?,
+        doubt_reason: row.try_get("doubt_reason").map_err(get())?,
+        finished_at: opt_ms(row.try_get("finished_at").map_err(get())?)?,
+    })
+}
+
+fn parse_state(text: &str) -> Result<JobState> {
+    text.parse()
+        .map_err(|_| corrupt(format!("an unknown state {:?}", truncate(text, 40))))
+}
+
+fn not_found(id: JobId) -> QueueError {
+    QueueError::Other(Error::new(
+        ErrorKind::NotFound,
+        format!("there is no job {id} in the queue"),
+    ))
+}
+
+fn conflict(message: String) -> QueueError {
+    QueueError::Other(Error::new(ErrorKind::Conflict, message))
+}
+
+/// A time for messages, RFC 3339 in UTC.
+fn show_time(ms: Option<i64>) -> String {
+    ms.and_then(|ms| from_ms(ms).ok())
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| "an unknown time".to_owned())
+}
+
+type Tx = Transaction<'static, Sqlite>;
+
+async fn now(tx: &mut Tx) -> Result<i64> {
+    sqlx::query_scalar::<_, i64>("SELECT CAST(unixepoch('subsec') * 1000 AS INTEGER)")
+        .fetch_one(&mut **tx)
+        .await
+        .map_err(db("reading the clock"))
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn event(
+    tx: &mut Tx,
+    id: JobId,
+    at: i64,
+    actor: &str,
+    attempt: i64,
+    from: Option<JobState>,
+    to: JobState,
+    event: &str,
+    detail: Option<&str>,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO job_events (job_id, at, actor, attempt, from_state, to_state, event, detail) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(id.to_string())
+    .bind(at)
+    .bind(actor)
+    .bind(attempt)
+    .bind(from.map(JobState::as_str))
+    .bind(to.as_str())
+    .bind(event)
+    .bind(detail)
+    .execute(&mut **tx)
+    .await
+    .map_err(db("recording a job event"))?;
+    Ok(())
+}
+
+/// The job's state and attempt, or not found.
+async fn current(tx: &mut Tx, id: JobId) -> Result<(JobState, i64)> {
+    let row = sqlx::query("SELECT state, attempt FROM jobs WHERE id = ?")
+        .bind(id.to_string())
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(db("reading a job"))?
+        .ok_or_else(|| not_found(id))?;
+    let state: String = row.try_get("state").map_err(db("reading a job"))?;
+    let attempt: i64 = row.try_get("attempt").map_err(db("reading a job"))?;
+    Ok((parse_state(&state)?, attempt))
+}
+
+/// The fence: the job must be running under exactly this attempt.
+async fn fence(tx: &mut Tx, id: JobId, attempt: u32) -> Result<()> {
+    let (state, current_attempt) = current(tx, id).await?;
+    if state != JobState::Running || current_attempt != i64::from(attempt) {
+        return Err(QueueError::LeaseLost { job: id, attempt });
+    }
+    Ok(())
+}
+
+fn check_worker(worker: &str) -> Result<()> {
+    if worker.trim().is_empty()
+        || worker.len() > MAX_WORKER_NAME
+        || worker.chars().any(char::is_control)
+    {
+        return Err(QueueError::Other(Error::invalid_input(format!(
+            "the worker name {:?} is empty, longer than {MAX_WORKER_NAME} bytes or has control characters",
+            truncate(worker, 60)
+        ))));
+    }
+    Ok(())
+}
+
+fn check_lease(lease: Duration) -> Result<()> {
+    if lease < Duration::from_millis(1) {
+        return Err(QueueError::Other(Error::invalid_input(
+            "the lease is shorter than a millisecond: give the worker time to heartbeat",
+        )));
+    }
+    Ok(())
+}
+
+impl SqliteStorage {
+    /// Opens (creating it if needed) the queue file at `path` and brings its schema up to
+    /// date. Opening from several processes at once is safe: migrations run under an
+    /// exclusive lock on `<path>.migrate.lock`, since SQLite's migrator takes none.
+    pub async fn open(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref().to_path_buf();
+        if path.as_os_str().is_empty() {
+            return Err(QueueError::Other(Error::invalid_input(
+                "the queue path is empty: give a file path such as /var/lib/securesend/queue.db",
+            )));
+        }
+        let mut lock_path = path.clone().into_os_string();
+        lock_path.push(".migrate.lock");
+        let lock_path = PathBuf::from(lock_path);
+        let shown = lock_path.display().to_string();
+        // Blocking on the file lock belongs on the blocking pool.
+        let lock = tokio::task::spawn_blocking(move || {
+            let file = OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&lock_path)?;
+            file.lock()?;
+            Ok::<_, std::io::Error>(file)
+        })
+        .await
+        .map_err(|e| {
+            QueueError::Other(Error::new(
+                ErrorKind::Io,
+                format!("locking {shown}: the task stopped: {e}"),
+            ))
+        })?
+        .map_err(|e| QueueError::Other(Error::io(format!("locking {shown}"), e)))?;
+
+        let options = SqliteConnectOptions::new()
+            .filename(&path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(BUSY_TIMEOUT)
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await
+            .map_err(db("opening the queue file"))?;
+        migrator().run(&pool).await.map_err(|e| {
+            QueueError::Other(
+                Error::new(
+                    ErrorKind::Io,
+                    format!("queue storage: migrating {}: {e}", path.display()),
+                )
+                .with_source(e),
+            )
+        })?;
+        drop(lock);
+        Ok(SqliteStorage { pool, path })
+    }
+
+    /// The queue file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Closes the pool, waiting for connections in use.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    async fn write(&self) -> Result<Tx> {
+        self.pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db("starting a write"))
+    }
+
+    async fn job(&self, id: JobId) -> Result<Job> {
+        let row = sqlx::query("SELECT * FROM jobs WHERE id = ?")
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db("reading a job"))?
+            .ok_or_else(|| not_found(id))?;
+        job_from_row(&row)
+    }
+}
+
+async fn commit(tx: Tx) -> Result<()> {
+    tx.commit().await.map_err(db("committing"))
+}
+
+#[async_trait]
+impl Storage for SqliteStorage {
+    async fn insert(&self, spec: &JobSpec, options: &EnqueueOptions) -> Result<Inserted> {
+        options.validate()?;
+        let spec_text = spec.spec().to_string();
+        let mut tx = self.write().await?;
+        let at = now(&mut tx).await?;
+        if let Some(key) = &options.idempotency_key {
+            let existing =
+                sqlx::query("SELECT id, fingerprint FROM jobs WHERE idempotency_key = ?")
+                    .bind(key)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db("looking up the idempotency key"))?;
+            if let Some(row) = existing {
+                let id: String = row.try_get("id").map_err(db("reading a job"))?;
+                let fingerprint: String =
+                    row.try_get("fingerprint").map_err(db("reading a job"))?;
+                let id: JobId = id.parse().map_err(|_| corrupt("a bad job id".to_owned()))?;
+                if fingerprint == spec.fingerprint() {
+                    return Ok(Inserted::Existing(id));
+                }
+                return Err(QueueError::Other(Error::invalid_input(format!(
+                    "idempotency key {:?} already belongs to job {id}, which has other content: \
+                     use a new key for a different message",
+                    truncate(key, 80)
+                ))));
+            }
+        }
+        let id = JobId::new();
+        sqlx::query(
+            "INSERT INTO jobs (id, profile, provider, state, phase, priority, idempotency_key, \
+             fingerprint, spec, created_at, not_before, updated_at, attempt, failures, max_attempts) \
+             VALUES (?1, ?2, ?3, 'queued', 'fresh', ?4, ?5, ?6, ?7, ?8, COALESCE(?9, ?8), ?8, 0, 0, ?10)",
+        )
+        .bind(id.to_string())
+        .bind(spec.profile())
+        .bind(spec.provider())
+        .bind(options.priority)
+        .bind(options.idempotency_key.as_deref())
+        .bind(spec.fingerprint())
+        .bind(&spec_text)
+        .bind(at)
+        .bind(options.not_before.map(to_ms))
+        .bind(i64::from(options.max_attempts))
+        .execute(&mut *tx)
+        .await
+        .map_err(db("storing the job"))?;
+        event(
+            &mut tx,
+            id,
+            at,
+            CLIENT,
+            0,
+            None,
+            JobState::Queued,
+            "enqueued",
+            None,
+        )
+        .await?;
+        commit(tx).await?;
+        Ok(Inserted::Created(id))
+    }
+
+    async fn claim(&self, worker: &str, lease: Duration) -> Result<Option<Claimed>> {
+        check_worker(worker)?;
+        check_lease(lease)?;
+        let mut tx = self.write().await?;
+        let at = now(&mut tx).await?;
+
+        // A worker that stopped after its committing mark may have sent: never hand the job
+        // out again.
+        let stranded = sqlx::query(
+            "SELECT id, attempt, worker, committing_at FROM jobs \
+             WHERE state = 'running' AND phase = 'committing' AND lease_until <= ?",
+        )
+        .bind(at)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db("looking for stranded jobs"))?;
+        for row in stranded {
+            let id: String = row.try_get("id").map_err(db("reading a job"))?;
+            let id: JobId = id.parse().map_err(|_| corrupt("a bad job id".to_owned()))?;
+            let attempt: i64 = row.try_get("attempt").map_err(db("reading a job"))?;
+            let previous: Option<String> = row.try_get("worker").map_err(db("reading a job"))?;
+            let committing_at: Option<i64> =
+                row.try_get("committing_at").map_err(db("reading a job"))?;
+            let reason = format!(
+                "worker {} stopped after the point of no return at {}",
+                previous.as_deref().unwrap_or("(unknown)"),
+                show_time(committing_at)
+            );
+            sqlx::query(
+                "UPDATE jobs SET state = 'in_doubt', doubt_reason = ?, lease_until = NULL, \
+                 updated_at = ? WHERE id = ?",
+            )
+            .bind(&reason)
+            .bind(at)
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(db("marking a job in doubt"))?;
+            event(
+                &mut tx,
+                id,
+                at,
+                worker,
+                attempt,
+                Some(JobState::Running),
+                JobState::InDoubt,
+                "in_doubt",
+                Some(&reason),
+            )
+            .await?;
+        }
+
+        let next = sqlx::query(
+            "SELECT id, state, worker, lease_until, phase FROM jobs \
+             WHERE (state = 'queued' AND not_before <= ?1) \
+                OR (state = 'running' AND lease_until <= ?1) \
+             ORDER BY priority DESC, not_before, id LIMIT 1",
+        )
+        .bind(at)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db("looking for a job"))?;
+        let Some(row) = next else {
+            commit(tx).await?;
+            return Ok(None);
+        };
+        let id: String = row.try_get("id").map_err(db("reading a job"))?;
+        let id: JobId = id.parse().map_err(|_| corrupt("a bad job id".to_owned()))?;
+        let from = parse_state(
+            &row.try_get::<String, _>("state")
+                .map_err(db("reading a job"))?,
+        )?;
+        let taken_over = from == JobState::Running;
+        let detail = if taken_over {
+            let previous: Option<String> = row.try_get("worker").map_err(db("reading a job"))?;
+            let until: Option<i64> = row.try_get("lease_until").map_err(db("reading a job"))?;
+            let phase: String = row.try_get("phase").map_err(db("reading a job"))?;
+            Some(format!(
+                "took over from worker {} whose lease ran out at {} (phase {phase})",
+                previous.as_deref().unwrap_or("(unknown)"),
+                show_time(until)
+            ))
+        } else {
+            None
+        };
+        debug_assert!(allowed(from, JobState::Running));
+        let attempt: i64 = sqlx::query_scalar(
+            "UPDATE jobs SET state = 'running', attempt = attempt + 1, worker = ?, \
+             lease_until = ?, updated_at = ? WHERE id = ? RETURNING attempt",
+        )
+        .bind(worker)
+        .bind(at.saturating_add(duration_ms(lease)))
+        .bind(at)
+        .bind(id.to_string())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db("claiming a job"))?;
+        event(
+            &mut tx,
+            id,
+            at,
+            worker,
+            attempt,
+            Some(from),
+            JobState::Running,
+            if taken_over { "taken_over" } else { "claimed" },
+            detail.as_deref(),
+        )
+        .await?;
+        commit(tx).await?;
+        let job = self.job(id).await?;
+        Ok(Some(Claimed { job, taken_over }))
+    }
+
+    async fn heartbeat(&self, id: JobId, attempt: u32, lease: Duration) -> Result<()> {
+        check_lease(lease)?;
+        let mut tx = self.write().await?;
+        let at = now(&mut tx).await?;
+        fence(&mut tx, id, attempt).await?;
+        sqlx::query("UPDATE jobs SET lease_until = ?, updated_at = ? WHERE id = ?")
+            .bind(at.saturating_add(duration_ms(lease)))
+            .bind(at)
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(db("renewing a lease"))?;
+        commit(tx).await
+    }
+
+    async fn checkpoint(&self, id: JobId, attempt: u32, checkpoint: &Value) -> Result<()> {
+        let text = checkpoint.to_string();
+        let mut tx = self.write().await?;
+        let at = now(&mut tx).await?;
+        fence(&mut tx, id, attempt).await?;
+        // A checkpoint after the committing mark must not lower the phase: that would let a
+        // take-over send again.
+        sqlx::query(
+            "UPDATE jobs SET checkpoint = ?, updated_at = ?, \
+             phase = CASE WHEN phase = 'committing' THEN 'committing' ELSE 'prepared' END \
+             WHERE id = ?",
+        )
+        .bind(&text)
+        .bind(at)
+        .bind(id.to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(db("saving a checkpoint"))?;
+        let worker = worker_of(&mut tx, id).await?;
+        event(
+            &mut tx,
+            id,
+            at,
+            &worker,
+            i64::from(attempt),
+            Some(JobState::Running),
+            JobState::Running,
+            "checkpoint",
+            None,
+        )
+        .await?;
+        commit(tx).await
+    }
+
+    async fn committing(&self, id: JobId, attempt: u32) -> Result<()> {
+        let mut tx = self.write().await?;
+        let at = now(&mut tx).await?;
+        fence(&mut tx, id, attempt).await?;
+        sqlx::query(
+            "UPDATE jobs SET phase = 'committing', committing_at = ?, updated_at = ? WHERE id = ?",
+        )
+        .bind(at)
+        .bind(at)
+        .bind(id.to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(db("marking a job committing"))?;
+        let worker = worker_of(&mut tx, id).await?;
+        event(
+            &mut tx,
+            id,
+            at,
+            &worker,
+            i64::from(attempt),
+            Some(JobState::Running),
+            JobState::Running,
+            "committing",
+            None,
+        )
+        .await?;
+        commit(tx).await
+    }
+
+    async fn finish(&self, id: JobId, attempt: u32, outcome: Outcome) -> Result<()> {
+        let mut tx = self.write().await?;
+        let at = now(&mut tx).await?;
+        fence(&mut tx, id, attempt).await?;
+        let worker = worker_of(&mut tx, id).await?;
+        let key = id.to_string();
+        let (to, name, detail) = match outcome {
+            Outcome::Sent(receipt) => {
+                sqlx::query(
+                    "UPDATE jobs SET state = 'sent', receipt = ?1, lease_until = NULL, \
+                     finished_at = ?2, updated_at = ?2 WHERE id = ?3",
+                )
+                .bind(receipt.to_string())
+                .bind(at)
+                .bind(&key)
+                .execute(&mut *tx)
+                .await
+                .map_err(db("recording a send"))?;
+                (JobState::Sent, "sent", None)
+            }
+            Outcome::Retry { after, error } => {
+                let error = one_line(&error);
+                let row = sqlx::query("SELECT failures, max_attempts FROM jobs WHERE id = ?")
+                    .bind(&key)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(db("reading a job"))?;
+                let failures = u32_col(&row, "failures")?.saturating_add(1);
+                let max = u32_col(&row, "max_attempts")?;
+                if failures >= max {
+                    let message = format!("gave up after {failures} failed attempts: {error}");
+                    sqlx::query(
+                        "UPDATE jobs SET state = 'failed', failures = ?, error_kind = ?, \
+                         error_message = ?, lease_until = NULL, finished_at = ?, updated_at = ? \
+                         WHERE id = ?",
+                    )
+                    .bind(i64::from(failures))
+                    .bind(RETRIES_EXHAUSTED)
+                    .bind(&message)
+                    .bind(at)
+                    .bind(at)
+                    .bind(&key)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db("recording a failure"))?;
+                    (JobState::Failed, "failed", Some(message))
+                } else {
+                    // Known not sent: a committing mark no longer stands.
+                    sqlx::query(
+                        "UPDATE jobs SET state = 'queued', failures = ?, error_message = ?, \
+                         not_before = ?, lease_until = NULL, committing_at = NULL, \
+                         phase = CASE WHEN checkpoint IS NULL THEN 'fresh' ELSE 'prepared' END, \
+                         updated_at = ? WHERE id = ?",
+                    )
+                    .bind(i64::from(failures))
+                    .bind(&error)
+                    .bind(at.saturating_add(duration_ms(after)))
+                    .bind(at)
+                    .bind(&key)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db("rescheduling a job"))?;
+                    (
+                        JobState::Queued,
+                        "retry",
+                        Some(format!("retry in {} ms: {error}", duration_ms(after))),
+                    )
+                }
+            }
+            Outcome::Failed { kind, message } => {
+                let message = one_line(&message);
+                sqlx::query(
+                    "UPDATE jobs SET state = 'failed', failures = failures + 1, error_kind = ?, \
+                     error_message = ?, lease_until = NULL, finished_at = ?, updated_at = ? \
+                     WHERE id = ?",
+                )
+                .bind(kind.as_str())
+                .bind(&message)
+                .bind(at)
+                .bind(at)
+                .bind(&key)
+                .execute(&mut *tx)
+                .await
+                .map_err(db("recording a failure"))?;
+                (
+                    JobState::Failed,
+                    "failed",
+                    Some(format!("{}: {message}", kind.as_str())),
+                )
+            }
+            Outcome::InDoubt { reason } => {
+                let reason = one_line(&reason);
+                sqlx::query(
+                    "UPDATE jobs SET state = 'in_doubt', doubt_reason = ?, lease_until = NULL, \
+                     updated_at = ? WHERE id = ?",
+                )
+                .bind(&reason)
+                .bind(at)
+                .bind(&key)
+                .execute(&mut *tx)
+                .await
+                .map_err(db("marking a job in doubt"))?;
+                (JobState::InDoubt, "in_doubt", Some(reason))
+            }
+        };
+        debug_assert!(allowed(JobState::Running, to));
+        event(
+            &mut tx,
+            id,
+            at,
+            &worker,
+            i64::from(attempt),
+            Some(JobState::Running),
+            to,
+            name,
+            detail.as_deref(),
+        )
+        .await?;
+        commit(tx).await
+    }
+
+    async fn release(&self, id: JobId, attempt: u32) -> Result<()> {
+        let mut tx = self.write().await?;
+        let at = now(&mut tx).await?;
+        fence(&mut tx, id, attempt).await?;
+        let worker = worker_of(&mut tx, id).await?;
+        sqlx::query(
+            "UPDATE jobs SET state = 'queued', not_before = ?1, lease_until = NULL, \
+             committing_at = NULL, \
+             phase = CASE WHEN checkpoint IS NULL THEN 'fresh' ELSE 'prepared' END, \
+             updated_at = ?1 WHERE id = ?2",
+        )
+        .bind(at)
+        .bind(id.to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(db("releasing a job"))?;
+        event(
+            &mut tx,
+            id,
+            at,
+            &worker,
+            i64::from(attempt),
+            Some(JobState::Running),
+            JobState::Queued,
+            "released",
+            None,
+        )
+        .await?;
+        commit(tx).await
+    }
+
+    async fn cancel(&self, id: JobId) -> Result<()> {
+        let mut tx = self.write().await?;
+        let at = now(&mut tx).await?;
+        let (state, attempt) = current(&mut tx, id).await?;
+        if !allowed(state, JobState::Cancelled) {
+            return Err(conflict(format!(
+                "job {id} is {state}: only a queued job can be cancelled"
+            )));
+        }
+        sqlx::query(
+            "UPDATE jobs SET state = 'cancelled', finished_at = ?1, updated_at = ?1 WHERE id = ?2",
+        )
+        .bind(at)
+        .bind(id.to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(db("cancelling a job"))?;
+        event(
+            &mut tx,
+            id,
+            at,
+            OPERATOR,
+            attempt,
+            Some(state),
+            JobState::Cancelled,
+            "cancelled",
+            None,
+        )
+        .await?;
+        commit(tx).await
+    }
+
+    async fn retry(&self, id: JobId) -> Result<()> {
+        let mut tx = self.write().await?;
+        let at = now(&mut tx).await?;
+        let (state, attempt) = current(&mut tx, id).await?;
+        if state != JobState::Failed {
+            return Err(conflict(format!(
+                "job {id} is {state}: only a failed job can be retried"
+            )));
+        }
+        debug_assert!(allowed(state, JobState::Queued));
+        // From the beginning: the checkpoint may name a draft the failure removed.
+        sqlx::query(
+            "UPDATE jobs SET state = 'queued', phase = 'fresh', checkpoint = NULL, \
+             committing_at = NULL, failures = 0, error_kind = NULL, error_message = NULL, \
+             finished_at = NULL, worker = NULL, lease_until = NULL, not_before = ?1, \
+             updated_at = ?1 WHERE id = ?2",
+        )
+        .bind(at)
+        .bind(id.to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(db("retrying a job"))?;
+        event(
+            &mut tx,
+            id,
+            at,
+            OPERATOR,
+            attempt,
+            Some(state),
+            JobState::Queued,
+            "retried",
+            None,
+        )
+        .await?;
+        commit(tx).await
+    }
+
+    async fn resolve(&self, id: JobId, resolution: Resolution) -> Result<()> {
+        let mut tx = self.write().await?;
+        let at = now(&mut tx).await?;
+        let (state, attempt) = current(&mut tx, id).await?;
+        if state != JobState::InDoubt {
+            return Err(conflict(format!(
+                "job {id} is {state}: only a job in doubt can be resolved"
+            )));
+        }
+        let (to, name, sql) = match resolution {
+            Resolution::Sent => (
+                JobState::Sent,
+                "resolved_sent",
+                "UPDATE jobs SET state = 'sent', finished_at = ?1, updated_at = ?1 WHERE id = ?2",
+            ),
+            Resolution::Resend => (
+                JobState::Queued,
+                "resolved_resend",
+                "UPDATE jobs SET state = 'queued', phase = 'fresh', checkpoint = NULL, \
+                 committing_at = NULL, worker = NULL, not_before = ?1, updated_at = ?1 \
+                 WHERE id = ?2",
+            ),
+        };
+        debug_assert!(allowed(state, to));
+        sqlx::query(sql)
+            .bind(at)
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(db("resolving a job"))?;
+        event(
+            &mut tx,
+            id,
+            at,
+            OPERATOR,
+            attempt,
+            Some(state),
+            to,
+            name,
+            None,
+        )
+        .await?;
+        commit(tx).await
+    }
+
+    async fn show(&self, id: JobId) -> Result<(Job, Vec<JobEvent>)> {
+        let job = self.job(id).await?;
+        let rows = sqlx::query(
+            "SELECT seq, at, actor, attempt, from_state, to_state, event, detail \
+             FROM job_events WHERE job_id = ? ORDER BY seq",
+        )
+        .bind(id.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db("reading a job's history"))?;
+        let mut events = Vec::with_capacity(rows.len());
+        for row in rows {
+            let get = || db("reading a job's history");
+            let from: Option<String> = row.try_get("from_state").map_err(get())?;
+            let to: String = row.try_get("to_state").map_err(get())?;
+            events.push(JobEvent {
+                seq: row.try_get("seq").map_err(get())?,
+                at: from_ms(row.try_get("at").map_err(get())?)?,
+                actor: row.try_get("actor").map_err(get())?,
+                attempt: u32_col(&row, "attempt")?,
+                from: from.as_deref().map(parse_state).transpose()?,
+                to: parse_state(&to)?,
+                event: row.try_get("event").map_err(get())?,
+                detail: row.try_get("detail").map_err(get())?,
+            });
+        }
+        Ok((job, events))
+    }
+
+    async fn list(&self, state: Option<JobState>) -> Result<Vec<Job>> {
+        let rows = match state {
+            Some(state) => {
+                sqlx::query("SELECT * FROM jobs WHERE state = ? ORDER BY created_at, id")
+                    .bind(state.as_str())
+                    .fetch_all(&self.pool)
+                    .await
+            }
+            None => {
+                sqlx::query("SELECT * FROM jobs ORDER BY created_at, id")
+                    .fetch_all(&self.pool)
+                    .await
+            }
+        }
+        .map_err(db("listing jobs"))?;
+        rows.iter().map(job_from_row).collect()
+    }
+
+    async fn stats(&self) -> Result<Stats> {
+        let rows = sqlx::query("SELECT state, COUNT(*) AS n FROM jobs GROUP BY state")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db("counting jobs"))?;
+        let mut counts: BTreeMap<JobState, u64> =
+            JobState::ALL.into_iter().map(|s| (s, 0)).collect();
+        for row in rows {
+            let state: String = row.try_get("state").map_err(db("counting jobs"))?;
+            let n: i64 = row.try_get("n").map_err(db("counting jobs"))?;
+            counts.insert(parse_state(&state)?, u64::try_from(n).unwrap_or(0));
+        }
+        let age: Option<i64> = sqlx::query_scalar(
+            "SELECT CAST(unixepoch('subsec') * 1000 AS INTEGER) - MIN(not_before) FROM jobs \
+             WHERE state = 'queued' AND not_before <= CAST(unixepoch('subsec') * 1000 AS INTEGER)",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db("measuring the oldest queued job"))?;
+        Ok(Stats {
+            counts,
+            oldest_queued_age: age.map(|ms| Duration::from_millis(u64::try_from(ms).unwrap_or(0))),
+        })
+    }
+
+    async fn purge(&self, older_than: Duration) -> Result<u64> {
+        let mut tx = self.write().await?;
+        let at = now(&mut tx).await?;
+        // The history goes with its job (ON DELETE CASCADE, foreign keys on).
+        let done = sqlx::query(
+            "DELETE FROM jobs WHERE state IN ('sent', 'failed', 'cancelled') AND finished_at <= ?",
+        )
+        .bind(at.saturating_sub(duration_ms(older_than)))
+        .execute(&mut *tx)
+        .await
+        .map_err(db("purging jobs"))?;
+        commit(tx).await?;
+        Ok(done.rows_affected())
+    }
+}
+
+/// The worker holding the job, for the history.
+async fn worker_of(tx: &mut Tx, id: JobId) -> Result<String> {
+    let worker: Option<String> = sqlx::query_scalar("SELECT worker FROM jobs WHERE id = ?")
+        .bind(id.to_string())
+        .fetch_one(&mut **tx)
+        .await
+        .map_err(db("reading a job"))?;
+    Ok(worker.unwrap_or_else(|| "(unknown)".to_owned()))
+}
+
+/// Server and adapter messages may span lines; the history keeps one, bounded.
+fn one_line(text: &str) -> String {
+    let line: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(500)
+        .collect();
+    line.trim().to_owned()
+}
