@@ -451,10 +451,18 @@ impl Api {
                     .json(body)
             })
             .await?;
-        if reply.has_entity() {
-            Ok(Some(reply.json("send")?))
-        } else {
-            Ok(None)
+        // Any 2xx means the message went. An entity that cannot be read is no reason to say
+        // otherwise: the caller asks for the message instead, as for an answer without one.
+        if !reply.has_entity() {
+            return Ok(None);
+        }
+        match reply.json::<Mail>("send") {
+            Ok(mail) if valid_id(&mail.id) => Ok(Some(mail)),
+            Ok(_) => Ok(None),
+            Err(e) => {
+                tracing::debug!(provider = PROVIDER, error = %e, "the send's answer is not a message as expected; asking for it");
+                Ok(None)
+            }
         }
     }
 

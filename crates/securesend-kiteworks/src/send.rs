@@ -256,12 +256,7 @@ impl Inner {
             self.prepare(&msg, &opts).await.map_err(Error::not_sent)?;
         let mail = self.deliver(&draft, &body).await?;
         let status = status_of(&mail).unwrap_or(SendStatus::Sent);
-        let mut recipients: Vec<String> = mail
-            .recipients
-            .iter()
-            .flatten()
-            .filter_map(|r| r.email.clone())
-            .collect();
+        let mut recipients = mail.recipient_emails();
         if recipients.is_empty() {
             recipients = msg.recipients().map(|a| a.email().to_owned()).collect();
         }

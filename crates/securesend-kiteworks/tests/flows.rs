@@ -813,3 +813,30 @@ async fn the_receipt_lists_the_link_roles_and_expiry_and_a_long_body_is_refused_
     assert!(!e.to_string().contains("ERR_"), "{e}");
     assert_eq!(k.sandbox.journal().len(), before, "no request was made");
 }
+
+#[tokio::test]
+async fn a_200_to_the_send_with_an_unexpected_shape_is_a_success_once() {
+    let k = kit().await;
+    let p = k.provider();
+    // `variables` as the v28 specification gives them (strings), not as servers send them.
+    k.inspect.string_variables(true);
+    let msg = SecureMessage::builder()
+        .to("ada@example.com")
+        .subject("odd answer")
+        .attach(Attachment::from_bytes("a.txt", "hello"))
+        .build()
+        .unwrap();
+    let receipt = p.send(msg).await.unwrap();
+    assert_eq!(receipt.status, SendStatus::Sent);
+    assert_eq!(k.sandbox.outbox().delivered_total(), 1);
+    let mail = k.sandbox.outbox().get(&receipt.message_id).unwrap();
+    assert_eq!(
+        k.count("PUT", "/rest/mail/"),
+        1,
+        "the send was not repeated"
+    );
+    assert_eq!(k.count("DELETE", "/rest/mail/"), 0, "no delete was tried");
+    // The package's link is still read; the junk beside it is ignored.
+    assert_eq!(receipt.links.len(), 1, "{:?}", receipt.links);
+    assert_eq!(receipt.links[0].url, mail.details["downloadLink"]);
+}

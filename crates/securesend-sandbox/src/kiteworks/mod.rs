@@ -234,6 +234,8 @@ struct KwInner {
     oauth: Mutex<oauth::OAuthState>,
     fingerprint_delay: Mutex<Duration>,
     corrupt_fingerprints: Mutex<bool>,
+    /// Mail entities give `variables` as strings, the v28 specification's shape.
+    string_variables: Mutex<bool>,
     /// The fields of each request body read, by journal sequence number.
     bodies: Mutex<BTreeMap<u64, serde_json::Value>>,
 }
@@ -278,6 +280,13 @@ impl Kw {
         *self
             .inner
             .corrupt_fingerprints
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+    pub(crate) fn string_variables(&self) -> bool {
+        *self
+            .inner
+            .string_variables
             .lock()
             .unwrap_or_else(|e| e.into_inner())
     }
@@ -391,6 +400,18 @@ impl KiteworksInspector {
             .kw()
             .inner
             .corrupt_fingerprints
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = on;
+    }
+
+    /// Makes mail entities give `variables` as an array of strings, the shape the v28
+    /// specification's `Email` schema declares (servers send `{variable, value}` objects), to
+    /// check that a client reads such an answer to a send without failing.
+    pub fn string_variables(&self, on: bool) {
+        *self
+            .kw()
+            .inner
+            .string_variables
             .lock()
             .unwrap_or_else(|e| e.into_inner()) = on;
     }
@@ -524,6 +545,7 @@ impl Service for KiteworksService {
             inner: Arc::new(KwInner {
                 fingerprint_delay: Mutex::new(options.fingerprint_delay),
                 corrupt_fingerprints: Mutex::new(false),
+                string_variables: Mutex::new(false),
                 bodies: Mutex::default(),
                 ctx: ctx.clone(),
                 options: options.clone(),
