@@ -141,6 +141,18 @@ fn fail(kind: ErrorKind, message: impl Into<String>) -> Error {
         .with_operation("send")
 }
 
+/// The answer to a send was lost and the message's state cannot be read.
+fn lost_answer(draft: &str, failure: &Error) -> Error {
+    fail(
+        failure.kind(),
+        format!(
+            "the answer to the send of message {draft} was lost ({}) and the service could not be asked whether it left; look for it among the sent messages in Kiteworks before sending again",
+            failure.message()
+        ),
+    )
+    .maybe_sent()
+}
+
 /// Where a message stands by the service's status.
 fn status_of(mail: &Mail) -> Option<SendStatus> {
     match mail
@@ -468,9 +480,15 @@ impl Inner {
     /// Sends the draft. After an ambiguous failure the service's state decides: a message that
     /// left is a success, a draft is sent again (a bounded number of times), and a message whose
     /// state cannot be learnt is reported with its id and never deleted.
+    ///
+    /// "Not sent" is said only when the draft was deleted afterwards: the service refuses to
+    /// delete a sent message, so a delete that worked proves nothing went, and one that failed
+    /// leaves the doubt (an earlier try may still be under way on the service).
     async fn deliver(&self, draft: &str, body: &SendMail) -> Result<Mail> {
         let max_attempts = self.settings.http.max_attempts.max(1);
         let mut attempt = 0;
+        // Whether an earlier try's outcome is unknown: it may have sent the message since.
+        let mut in_doubt = false;
         loop {
             attempt += 1;
             let failure = match self.api.send_draft(draft, body).await {
@@ -490,22 +508,20 @@ impl Inner {
                 || failure.is_timeout()
                 || failure.is_rate_limited();
             if !ambiguous {
-                // The service refused the send: the message is still a draft.
-                self.discard_draft(draft).await;
-                return Err(failure.not_sent());
+                if in_doubt && failure.kind() == ErrorKind::Conflict {
+                    // "Not a draft" after a try whose outcome was unknown: that try sent it.
+                    return self.sent_after_all(draft, &failure).await;
+                }
+                // The service refused the send: the message is still a draft, unless it
+                // refuses the delete too.
+                return Err(self.given_up(draft, failure).await);
             }
+            in_doubt = true;
             let state = match self.api.mail(draft).await {
                 Ok(m) => m,
                 Err(e) => {
                     tracing::warn!(provider = PROVIDER, error = %e, "cannot learn whether message {draft} was sent");
-                    return Err(fail(
-                        failure.kind(),
-                        format!(
-                            "the answer to the send of message {draft} was lost ({}) and the service could not be asked whether it left; look for it among the sent messages in Kiteworks before sending again",
-                            failure.message()
-                        ),
-                    )
-                    .maybe_sent());
+                    return Err(lost_answer(draft, &failure));
                 }
             };
             if status_of(&state).is_some() {
@@ -538,11 +554,52 @@ impl Inner {
                 });
             }
             if attempt >= max_attempts {
-                // Still a draft after every try: it never left, and it goes.
-                self.discard_draft(draft).await;
-                return Err(failure.not_sent());
+                // Still a draft after every try: it goes, and if it does, it never left.
+                return Err(self.given_up(draft, failure).await);
             }
             tokio::time::sleep(std::time::Duration::from_millis(250u64 << attempt.min(6))).await;
+        }
+    }
+
+    /// The send is given up: the draft is deleted, and the error says "not sent" only if
+    /// that worked (the service cannot delete a sent message).
+    async fn given_up(&self, draft: &str, failure: Error) -> Error {
+        if self.discard_draft(draft).await {
+            return failure.not_sent();
+        }
+        let message = format!(
+            "{}; message {draft} could not be deleted afterwards, so it may have been sent: look for it among the sent messages in Kiteworks before sending again",
+            failure.message()
+        );
+        failure.with_message(message).maybe_sent()
+    }
+
+    /// The service says the message is no longer a draft after a try whose answer was lost:
+    /// its state says whether it left; when that cannot be learnt, it may have.
+    async fn sent_after_all(&self, draft: &str, failure: &Error) -> Result<Mail> {
+        match self.api.mail(draft).await {
+            Ok(state) if status_of(&state).is_some() => {
+                tracing::debug!(
+                    provider = PROVIDER,
+                    "an earlier try of the send went through although its answer was lost"
+                );
+                Ok(state)
+            }
+            Ok(state) => {
+                let shown = state
+                    .status
+                    .as_deref()
+                    .map(securesend_core::clean_service_text)
+                    .unwrap_or_default();
+                Err(fail(
+                    failure.kind(),
+                    format!(
+                        "message {draft} is in state \"{shown}\" after the send; look for it among the sent messages in Kiteworks before sending again"
+                    ),
+                )
+                .maybe_sent())
+            }
+            Err(_) => Err(lost_answer(draft, failure)),
         }
     }
 

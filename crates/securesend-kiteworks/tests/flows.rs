@@ -840,3 +840,58 @@ async fn a_200_to_the_send_with_an_unexpected_shape_is_a_success_once() {
     assert_eq!(receipt.links.len(), 1, "{:?}", receipt.links);
     assert_eq!(receipt.links[0].url, mail.details["downloadLink"]);
 }
+
+#[tokio::test]
+async fn not_a_draft_after_a_lost_answer_is_checked_and_a_refusal_that_cannot_delete_is_in_doubt() {
+    let k = kit().await;
+    let p = k.provider();
+    // The first PUT is processed but its answer is cut; the check right after still sees a
+    // draft (the service is slow to update it), so the send is tried again and the service
+    // answers "not a draft": the first try sent it.
+    k.sandbox.faults().add(
+        rule(
+            "PUT /rest/mail/*/actions/sendFile",
+            FaultAction::Truncate { keep: Some(0) },
+        )
+        .nth(1),
+    );
+    k.sandbox.faults().add(
+        rule(
+            "GET /rest/mail/*",
+            FaultAction::status(200).with_body(
+                "application/json",
+                r#"{"id":"stale-view","status":"draft"}"#,
+            ),
+        )
+        .nth(1),
+    );
+    let msg = SecureMessage::builder()
+        .to("ada@example.com")
+        .subject("raced")
+        .build()
+        .unwrap();
+    let receipt = p.send(msg.clone()).await.unwrap();
+    assert_eq!(k.sandbox.outbox().delivered_total(), 1);
+    assert!(k.sandbox.outbox().get(&receipt.message_id).is_some());
+    assert_eq!(k.count("PUT", "/rest/mail/"), 2);
+    assert_eq!(k.count("DELETE", "/rest/mail/"), 0);
+
+    // A refusal whose draft cannot be deleted afterwards is not known to have sent nothing.
+    k.sandbox.faults().add(
+        rule(
+            "PUT /rest/mail/*/actions/sendFile",
+            FaultAction::status(403).with_body(
+                "application/json",
+                r#"{"errors":[{"code":"ERR_ENTITY_EMAIL_NOT_DRAFT","message":"The email is not a draft"}]}"#,
+            ),
+        )
+        .nth(1),
+    );
+    k.sandbox
+        .faults()
+        .add(rule("DELETE /rest/mail/*", FaultAction::status(503)));
+    let e = p.send(msg).await.unwrap_err();
+    assert!(!e.is_not_sent(), "{e}");
+    assert!(e.outcome_unknown(), "{e}");
+    assert!(e.to_string().contains("could not be deleted"), "{e}");
+}
