@@ -153,6 +153,13 @@ fn lost_answer(draft: &str, failure: &Error) -> Error {
     .maybe_sent()
 }
 
+/// Whether an error answer says the service did not take a request at all: 503, 429 or its
+/// rate limit, and an answer rather than a lost connection.
+fn not_taken(e: &Error) -> bool {
+    !e.outcome_unknown()
+        && (e.is_rate_limited() || (e.is_unavailable() && matches!(e.status(), Some(503 | 429))))
+}
+
 /// Where a message stands by the service's status.
 fn status_of(mail: &Mail) -> Option<SendStatus> {
     match mail
@@ -335,15 +342,17 @@ impl Inner {
         cancel.check(SENDING).map_err(nothing_made)?;
         // The upload configuration (first send only; it is kept) and the draft do not depend
         // on each other: asking both at once saves a round trip.
-        let chunk = async {
+        // The configuration's request may be cut by a cancel (nothing comes of it); the draft's
+        // creation only between its tries, when nothing exists.
+        let chunk = cancel.guard(SENDING, async {
             if msg.attachments().is_empty() {
                 Ok(0)
             } else {
                 self.chunk_size().await
             }
-        };
-        let (chunk, draft) = futures::join!(chunk, self.create_draft(&body));
-        let draft = draft?;
+        });
+        let (chunk, draft) = futures::join!(chunk, self.create_draft(&body, cancel));
+        let draft = draft.map_err(nothing_made)?;
         let open = OpenSessions::default();
         let work = async { self.attach_all(&draft, msg, chunk?, &open).await };
         // The last safe point is after the attachments, just before the send.
@@ -404,23 +413,30 @@ impl Inner {
 
     /// Creates the draft. The call is never repeated blindly (a second draft would be an
     /// orphan), but an answer saying the service did not take it (503, 429, its rate limit)
-    /// is: nothing was created.
-    async fn create_draft(&self, body: &SendMail) -> Result<String> {
+    /// is: nothing was created. Other 5xx answers (500, 502, …) may come after the draft was
+    /// made, so they are not. A cancel during the pause between tries stops there.
+    async fn create_draft(
+        &self,
+        body: &SendMail,
+        cancel: &securesend_core::Cancel,
+    ) -> Result<String> {
         let max_attempts = self.settings.http.max_attempts.max(1);
         let mut attempt = 0u32;
         loop {
             attempt += 1;
             match self.api.create_draft(body).await {
-                Err(e)
-                    if attempt < max_attempts
-                        && !e.outcome_unknown()
-                        && (e.is_unavailable() || e.is_rate_limited()) =>
-                {
+                Err(e) if attempt < max_attempts && not_taken(&e) => {
                     tracing::debug!(provider = PROVIDER, error = %e, "the draft was not taken; asking again");
                     let pause = e.retry_after().unwrap_or_else(|| {
                         std::time::Duration::from_millis(250u64 << attempt.min(6))
                     });
-                    tokio::time::sleep(pause.min(std::time::Duration::from_secs(30))).await;
+                    let pause = tokio::time::sleep(pause.min(std::time::Duration::from_secs(30)));
+                    cancel
+                        .guard(SENDING, async {
+                            pause.await;
+                            Ok(())
+                        })
+                        .await?;
                 }
                 other => return other,
             }

@@ -202,3 +202,52 @@ async fn an_upload_that_cannot_resume_discards_its_session_when_cancelled() {
     assert_eq!(k.inspect.open_uploads(), 0);
     assert_eq!(k.count("DELETE", "/rest/uploads/"), 1);
 }
+
+#[tokio::test]
+async fn a_cancel_during_the_pause_before_asking_for_the_draft_again_stops_at_once() {
+    let k = kit().await;
+    let p = k.provider();
+    // The service does not take the draft and asks for half a minute's patience.
+    k.sandbox.faults().add(
+        FaultRule::new(
+            Route::parse("POST /rest/mail/actions/sendFile").unwrap(),
+            FaultAction::status_retry_after(503, 30),
+        )
+        .nth(1),
+    );
+    let cancel = Cancel::new();
+    let msg = SecureMessage::builder()
+        .to("ada@example.com")
+        .subject("patience")
+        .cancel_on(cancel.clone())
+        .build()
+        .unwrap();
+    let canceller = async {
+        for _ in 0..500 {
+            if k.count("POST", "/rest/mail/actions/sendFile") == 1
+                && k.sandbox
+                    .journal()
+                    .snapshot()
+                    .iter()
+                    .all(|e| e.state != EntryState::Pending)
+            {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        cancel.cancel();
+    };
+    let started = std::time::Instant::now();
+    let (sent, ()) = tokio::join!(p.send(msg), canceller);
+    let e = sent.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Cancelled, "{e}");
+    assert!(e.is_not_sent(), "{e}");
+    assert!(e.message().contains("nothing was created"), "{e}");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(k.count("POST", "/rest/mail/actions/sendFile"), 1);
+    assert_eq!(k.inspect.mail_count(), 0);
+}

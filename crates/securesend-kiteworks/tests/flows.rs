@@ -895,3 +895,29 @@ async fn not_a_draft_after_a_lost_answer_is_checked_and_a_refusal_that_cannot_de
     assert!(e.outcome_unknown(), "{e}");
     assert!(e.to_string().contains("could not be deleted"), "{e}");
 }
+
+#[tokio::test]
+async fn a_500_to_the_draft_is_not_asked_again_but_a_503_is() {
+    let k = kit().await;
+    let p = k.provider();
+    let msg = SecureMessage::builder()
+        .to("ada@example.com")
+        .subject("draft")
+        .build()
+        .unwrap();
+    // A 500 may come after the draft was made: asking again could leave an orphan draft.
+    k.sandbox
+        .faults()
+        .add(rule("POST /rest/mail/actions/sendFile", FaultAction::status(500)).nth(1));
+    let e = p.send(msg.clone()).await.unwrap_err();
+    assert!(e.is_not_sent(), "{e}");
+    assert_eq!(k.count("POST", "/rest/mail/actions/sendFile"), 1);
+    assert_eq!(k.sandbox.outbox().delivered_total(), 0);
+    // A 503 says the service did not take it: asked again, and the send goes once.
+    k.sandbox
+        .faults()
+        .add(rule("POST /rest/mail/actions/sendFile", FaultAction::status(503)).nth(1));
+    p.send(msg).await.unwrap();
+    assert_eq!(k.count("POST", "/rest/mail/actions/sendFile"), 3);
+    assert_eq!(k.sandbox.outbox().delivered_total(), 1);
+}
