@@ -11,7 +11,7 @@
 //! service failed), `GET /rest/mail/{id}` says whether the message left; only a message still a
 //! draft is sent again, and one whose state cannot be learnt is reported as may have been sent.
 
-use futures::{StreamExt, TryStreamExt};
+use futures::StreamExt;
 use time::OffsetDateTime;
 
 use securesend_core::chunk::ChunkPlan;
@@ -111,6 +111,36 @@ fn interrupted(e: Error, done: String) -> Error {
     ))
     .or_provider(PROVIDER)
     .or_operation("send")
+}
+
+/// The message of the error a file stops with because another one failed.
+const STOPPED: &str = "stopped because another attachment failed";
+
+/// What stops the attachments of one message: its cancel, or one of them failing.
+struct Batch<'a> {
+    cancel: &'a securesend_core::Cancel,
+    failed: securesend_core::Cancel,
+}
+
+impl Batch<'_> {
+    fn check(&self) -> Result<()> {
+        self.cancel.check(SENDING)?;
+        if self.failed.is_cancelled() {
+            return Err(Error::cancelled(STOPPED));
+        }
+        Ok(())
+    }
+
+    /// `work`, cut off when the cancel fires or another file fails.
+    async fn guard<T>(&self, work: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+        self.check()?;
+        tokio::select! {
+            biased;
+            () = self.cancel.cancelled() => Err(Error::cancelled(format!("{SENDING} was interrupted"))),
+            () = self.failed.cancelled() => Err(Error::cancelled(STOPPED)),
+            r = work => r,
+        }
+    }
 }
 
 /// Upload sessions opened on a draft and not finished, to discard when the send is given up.
@@ -354,10 +384,11 @@ impl Inner {
         let (chunk, draft) = futures::join!(chunk, self.create_draft(&body, cancel));
         let draft = draft.map_err(nothing_made)?;
         let open = OpenSessions::default();
+        // Not dropped on a cancel: each file stops at its own safe points, so that a session
+        // being opened is recorded (and discarded) rather than left behind.
         let work = async { self.attach_all(&draft, msg, chunk?, &open).await };
         // The last safe point is after the attachments, just before the send.
-        let uploaded = match cancel
-            .guard(SENDING, work)
+        let uploaded = match work
             .await
             .and_then(|files| cancel.check(SENDING).map(|()| files))
         {
@@ -443,7 +474,9 @@ impl Inner {
         }
     }
 
-    /// Uploads every attachment onto the draft, `attachment_concurrency` at a time.
+    /// Uploads every attachment onto the draft, `attachment_concurrency` at a time. When one
+    /// fails, or the message's cancel fires, the others stop at their next safe point; the
+    /// error is the first file's own failure, not the stops it caused.
     async fn attach_all(
         &self,
         draft: &str,
@@ -452,20 +485,50 @@ impl Inner {
         open: &OpenSessions,
     ) -> Result<Vec<RemoteFile>> {
         let target = UploadTarget::Mail(draft.to_owned());
+        let batch = Batch {
+            cancel: msg.cancel(),
+            failed: securesend_core::Cancel::new(),
+        };
         // Futures made up front (they start when polled): `buffered` then runs at most
-        // `attachment_concurrency` of them at once, in order.
+        // `attachment_concurrency` of them at once, in order. Every one is run to its end
+        // (stopping early once told), never dropped halfway.
         let uploads: Vec<_> = msg
             .attachments()
             .iter()
             .enumerate()
-            .map(|(index, file)| self.attach_one(&target, file, index, msg.progress(), chunk, open))
+            .map(|(index, file)| {
+                let (target, batch) = (&target, &batch);
+                async move {
+                    let r = self
+                        .attach_one(target, file, index, msg.progress(), chunk, open, batch)
+                        .await;
+                    if r.is_err() {
+                        batch.failed.cancel();
+                    }
+                    r
+                }
+            })
             .collect();
-        futures::stream::iter(uploads)
+        let results: Vec<Result<RemoteFile>> = futures::stream::iter(uploads)
             .buffered(self.settings.attachment_concurrency)
-            .try_collect()
-            .await
+            .collect()
+            .await;
+        let mut files = Vec::with_capacity(results.len());
+        let mut stopped = None;
+        for r in results {
+            match r {
+                Ok(f) => files.push(f),
+                Err(e) if e.message() == STOPPED => stopped = stopped.or(Some(e)),
+                Err(e) => return Err(e),
+            }
+        }
+        match stopped {
+            Some(e) => Err(e),
+            None => Ok(files),
+        }
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn attach_one(
         &self,
         target: &UploadTarget,
@@ -474,10 +537,14 @@ impl Inner {
         progress: Option<&Progress>,
         chunk: u64,
         open: &OpenSessions,
+        batch: &Batch<'_>,
     ) -> Result<RemoteFile> {
         let plan = ChunkPlan::new(file.size, chunk)?;
+        batch.check()?;
+        // Let finish even when cancelled: a session opened unseen would be left behind.
         let upload = self.start_session(target, file, plan).await?;
         open.opened(&upload.id);
+        batch.check()?;
         let out = Outgoing {
             file,
             index,
@@ -487,7 +554,9 @@ impl Inner {
             upload,
             first_chunk: 0,
         };
-        let done = self.send_chunks(target, &out, plan, &session).await?;
+        let done = batch
+            .guard(self.send_chunks(target, &out, plan, &session))
+            .await?;
         // The last chunk completed the session: nothing of it is left to discard.
         open.finished(&session.upload.id);
         Ok(self.remote_file(&done, file, None))

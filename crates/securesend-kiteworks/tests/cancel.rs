@@ -251,3 +251,48 @@ async fn a_cancel_during_the_pause_before_asking_for_the_draft_again_stops_at_on
     assert_eq!(k.count("POST", "/rest/mail/actions/sendFile"), 1);
     assert_eq!(k.inspect.mail_count(), 0);
 }
+
+#[tokio::test]
+async fn a_cancel_while_a_session_is_being_opened_lets_it_open_then_discards_it() {
+    let k = kit().await;
+    let p = k.provider();
+    // The service takes a moment to open the attachment's upload session.
+    k.sandbox.faults().add(
+        FaultRule::new(
+            Route::parse("POST /rest/mail/*/actions/initiateUpload").unwrap(),
+            FaultAction::delay_ms(800),
+        )
+        .nth(1),
+    );
+    let cancel = Cancel::new();
+    let msg = SecureMessage::builder()
+        .to("ada@example.com")
+        .subject("opening")
+        .attach(Attachment::from_bytes("a.txt", "hello"))
+        .cancel_on(cancel.clone())
+        .build()
+        .unwrap();
+    let (sent, ()) = promptly(async {
+        tokio::join!(
+            p.send(msg),
+            cancel_when_held(&k, "POST", "/actions/initiateUpload", &cancel)
+        )
+    })
+    .await;
+    let e = sent.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Cancelled, "{e}");
+    assert!(e.is_not_sent(), "{e}");
+    let journal = k.sandbox.journal().snapshot();
+    let opened = journal
+        .iter()
+        .find(|e| e.path.ends_with("/actions/initiateUpload"))
+        .unwrap();
+    // The session's opening was answered, not cut, and the session it made was discarded.
+    assert_eq!(opened.state, EntryState::Answered);
+    assert_eq!(opened.status, Some(201));
+    assert_eq!(k.count("DELETE", "/rest/uploads/"), 1);
+    assert_eq!(k.count("POST", "/kwupload1/"), 0, "no chunk went");
+    assert!(k.inspect.drafts().is_empty());
+    assert_eq!(k.inspect.open_uploads(), 0);
+    assert_eq!(k.sandbox.outbox().delivered_total(), 0);
+}

@@ -921,3 +921,33 @@ async fn a_500_to_the_draft_is_not_asked_again_but_a_503_is() {
     assert_eq!(k.count("POST", "/rest/mail/actions/sendFile"), 3);
     assert_eq!(k.sandbox.outbox().delivered_total(), 1);
 }
+
+#[tokio::test]
+async fn a_cut_answer_to_a_creating_call_is_not_sent_again() {
+    let k = kit().await;
+    let p = k.provider();
+    // The folder is made, but the answer saying so is cut while read.
+    k.sandbox.faults().add(
+        rule(
+            "POST /rest/folders/*/folders",
+            FaultAction::Truncate { keep: Some(3) },
+        )
+        .nth(1),
+    );
+    let req = UploadRequest::builder(Attachment::from_bytes("a.txt", "hello"))
+        .folder("My Folder/new")
+        .create_parents(true)
+        .build()
+        .unwrap();
+    let _ = p.upload(req).await;
+    // One creating request, whatever came of it: a second would make a second folder or fail.
+    let creating = k
+        .sandbox
+        .journal()
+        .snapshot()
+        .iter()
+        .filter(|e| e.method == "POST" && e.path.ends_with("/folders"))
+        .count();
+    assert_eq!(creating, 1);
+    assert!(k.inspect.folder_exists("My Folder/new"));
+}
