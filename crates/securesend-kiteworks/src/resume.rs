@@ -70,16 +70,21 @@ impl ResumeBook {
         serde_json::from_slice(&self.dir.read(&Self::file_name(key))?).ok()
     }
 
-    /// Saves a session; failing to save only costs the ability to resume, so it is logged.
-    pub(crate) fn save(&self, key: &str, saved: &SavedUpload) {
+    /// Saves a session; whether it was saved. Failing to save only costs the ability to
+    /// resume, so it is logged, and the caller words what it tells the user by it.
+    pub(crate) fn save(&self, key: &str, saved: &SavedUpload) -> bool {
         let Ok(bytes) = serde_json::to_vec(saved) else {
-            return;
+            return false;
         };
-        if let Err(e) = self.dir.write(&Self::file_name(key), &bytes) {
-            tracing::warn!(
-                provider = crate::PROVIDER,
-                "could not keep the upload session on disk ({e}); it cannot be resumed in a later run"
-            );
+        match self.dir.write(&Self::file_name(key), &bytes) {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(
+                    provider = crate::PROVIDER,
+                    "could not keep the upload session on disk ({e}); it cannot be resumed in a later run"
+                );
+                false
+            }
         }
     }
 

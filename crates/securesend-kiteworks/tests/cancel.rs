@@ -296,3 +296,82 @@ async fn a_cancel_while_a_session_is_being_opened_lets_it_open_then_discards_it(
     assert_eq!(k.inspect.open_uploads(), 0);
     assert_eq!(k.sandbox.outbox().delivered_total(), 0);
 }
+
+/// Fires `cancel` once the sandbox holds a chunk on a `Delay` fault (not any chunk in flight).
+async fn cancel_when_chunk_held(k: &common::Kit, cancel: &Cancel) {
+    let held = |entries: &[securesend_sandbox::journal::JournalEntry]| {
+        entries.iter().any(|e| {
+            e.method == "POST"
+                && e.path.starts_with("/kwupload1/rest/uploads/")
+                && e.state == EntryState::Pending
+                && matches!(
+                    e.fault,
+                    Some(securesend_sandbox::fault::AppliedFault::Delay { .. })
+                )
+        })
+    };
+    tokio::time::timeout(
+        Duration::from_secs(20),
+        k.sandbox.journal().wait_until(held),
+    )
+    .await
+    .expect("the held chunk was reached");
+    cancel.cancel();
+}
+
+#[tokio::test]
+async fn a_cancel_during_the_last_chunk_lets_it_finish_and_the_upload_is_done() {
+    let k = kit().await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = file(dir.path(), "last.bin", (2 * CHUNK + 1) as usize);
+    // The last of three chunks is held a moment; the cancel fires while it is in flight.
+    k.sandbox.faults().add(
+        FaultRule::new(
+            Route::parse(CHUNK_ROUTE).unwrap(),
+            FaultAction::delay_ms(600),
+        )
+        .nth(3),
+    );
+    let cancel = Cancel::new();
+    let req = UploadRequest::builder(Attachment::from_path(&path))
+        .cancel_on(cancel.clone())
+        .build()
+        .unwrap();
+    let p = k.provider();
+    let (up, ()) =
+        promptly(async { tokio::join!(p.upload(req), cancel_when_chunk_held(&k, &cancel)) }).await;
+    let remote = up.unwrap();
+    assert!(cancel.is_cancelled());
+    let stored = k.inspect.file(&remote.id).unwrap();
+    assert_eq!(
+        k.sandbox.store().read(&stored.0).await.unwrap(),
+        std::fs::read(&path).unwrap()
+    );
+    assert_eq!(k.inspect.open_uploads(), 0);
+    assert_eq!(k.count("DELETE", "/rest/uploads/"), 0);
+}
+
+#[tokio::test]
+async fn an_upload_whose_session_could_not_be_saved_does_not_name_resume() {
+    let k = kit().await;
+    // The state directory cannot hold the session: its `uploads` is a plain file.
+    let state = k.dir.path().join("state");
+    std::fs::create_dir_all(&state).unwrap();
+    std::fs::write(state.join("uploads"), b"in the way").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = file(dir.path(), "long.bin", (3 * CHUNK + 1) as usize);
+    k.sandbox.faults().add(hold(CHUNK_ROUTE, 2));
+    let cancel = Cancel::new();
+    let req = UploadRequest::builder(Attachment::from_path(&path))
+        .cancel_on(cancel.clone())
+        .build()
+        .unwrap();
+    let p = k.provider();
+    let (up, ()) =
+        promptly(async { tokio::join!(p.upload(req), cancel_when_chunk_held(&k, &cancel)) }).await;
+    let e = up.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Cancelled, "{e}");
+    assert!(!e.message().contains("--resume"), "{e}");
+    assert!(e.message().contains("could not be saved"), "{e}");
+    assert_eq!(k.inspect.open_uploads(), 0, "the session was discarded");
+}
