@@ -47,6 +47,28 @@ async fn cancel_when_held(k: &common::Kit, method: &str, path_part: &str, cancel
     panic!("no {method} {path_part} was held");
 }
 
+/// Fires `cancel` once the sandbox holds a chunk on a `Delay` fault (not any chunk in flight).
+async fn cancel_when_chunk_held(k: &common::Kit, cancel: &Cancel) {
+    let held = |entries: &[securesend_sandbox::journal::JournalEntry]| {
+        entries.iter().any(|e| {
+            e.method == "POST"
+                && e.path.starts_with("/kwupload1/rest/uploads/")
+                && e.state == EntryState::Pending
+                && matches!(
+                    e.fault,
+                    Some(securesend_sandbox::fault::AppliedFault::Delay { .. })
+                )
+        })
+    };
+    tokio::time::timeout(
+        Duration::from_secs(20),
+        k.sandbox.journal().wait_until(held),
+    )
+    .await
+    .expect("the held chunk was reached");
+    cancel.cancel();
+}
+
 #[tokio::test]
 async fn a_send_cancelled_mid_chunk_deletes_its_draft_and_sessions_and_sends_nothing() {
     let k = kit().await;
@@ -64,13 +86,8 @@ async fn a_send_cancelled_mid_chunk_deletes_its_draft_and_sessions_and_sends_not
         .cancel_on(cancel.clone())
         .build()
         .unwrap();
-    let (sent, ()) = promptly(async {
-        tokio::join!(
-            p.send(msg),
-            cancel_when_held(&k, "POST", "/kwupload1/", &cancel)
-        )
-    })
-    .await;
+    let (sent, ()) =
+        promptly(async { tokio::join!(p.send(msg), cancel_when_chunk_held(&k, &cancel)) }).await;
     let e = sent.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Cancelled, "{e}");
     assert!(e.is_not_sent(), "{e}");
@@ -141,13 +158,9 @@ async fn an_upload_cancelled_mid_chunk_keeps_its_session_and_names_resume() {
         .cancel_on(cancel.clone())
         .build()
         .unwrap();
-    let (up, ()) = promptly(async {
-        tokio::join!(
-            first.upload(req),
-            cancel_when_held(&k, "POST", "/kwupload1/", &cancel)
-        )
-    })
-    .await;
+    let (up, ()) =
+        promptly(async { tokio::join!(first.upload(req), cancel_when_chunk_held(&k, &cancel)) })
+            .await;
     let e = up.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Cancelled, "{e}");
     assert!(e.message().contains("--resume"), "{e}");
@@ -189,13 +202,8 @@ async fn an_upload_that_cannot_resume_discards_its_session_when_cancelled() {
         .build()
         .unwrap();
     let p = k.provider();
-    let (up, ()) = promptly(async {
-        tokio::join!(
-            p.upload(req),
-            cancel_when_held(&k, "POST", "/kwupload1/", &cancel)
-        )
-    })
-    .await;
+    let (up, ()) =
+        promptly(async { tokio::join!(p.upload(req), cancel_when_chunk_held(&k, &cancel)) }).await;
     let e = up.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Cancelled, "{e}");
     assert!(e.message().contains("discarded"), "{e}");
@@ -295,28 +303,6 @@ async fn a_cancel_while_a_session_is_being_opened_lets_it_open_then_discards_it(
     assert!(k.inspect.drafts().is_empty());
     assert_eq!(k.inspect.open_uploads(), 0);
     assert_eq!(k.sandbox.outbox().delivered_total(), 0);
-}
-
-/// Fires `cancel` once the sandbox holds a chunk on a `Delay` fault (not any chunk in flight).
-async fn cancel_when_chunk_held(k: &common::Kit, cancel: &Cancel) {
-    let held = |entries: &[securesend_sandbox::journal::JournalEntry]| {
-        entries.iter().any(|e| {
-            e.method == "POST"
-                && e.path.starts_with("/kwupload1/rest/uploads/")
-                && e.state == EntryState::Pending
-                && matches!(
-                    e.fault,
-                    Some(securesend_sandbox::fault::AppliedFault::Delay { .. })
-                )
-        })
-    };
-    tokio::time::timeout(
-        Duration::from_secs(20),
-        k.sandbox.journal().wait_until(held),
-    )
-    .await
-    .expect("the held chunk was reached");
-    cancel.cancel();
 }
 
 #[tokio::test]
