@@ -268,6 +268,9 @@ pub(crate) struct Mail {
     pub id: String,
     #[serde(default, deserialize_with = "loose_string")]
     pub status: Option<String>,
+    /// What went wrong, when the status is `error`.
+    #[serde(default, deserialize_with = "loose_string")]
+    pub error: Option<String>,
     /// The recipients' entries, as sent; see [`Mail::recipient_emails`].
     #[serde(default)]
     pub recipients: Option<serde_json::Value>,

@@ -626,17 +626,20 @@ impl Inner {
                     .as_deref()
                     .map(securesend_core::clean_service_text)
                     .unwrap_or_default();
-                let e = fail(
+                let why = state
+                    .error
+                    .as_deref()
+                    .map(securesend_core::clean_service_text)
+                    .filter(|w| !w.is_empty())
+                    .map(|w| format!(" ({w})"))
+                    .unwrap_or_default();
+                // No state says that nothing went: the specification does not promise it even
+                // of "error" (some recipients may have been notified before it).
+                return Err(fail(
                     ErrorKind::Protocol,
-                    format!("message {draft} is in state \"{shown}\" after the send"),
-                );
-                // The service's own word that it did not go out; anything else may have.
-                let refused = matches!(shown.to_ascii_lowercase().as_str(), "error" | "denied");
-                return Err(if refused {
-                    e.not_sent()
-                } else {
-                    e.maybe_sent()
-                });
+                    format!("message {draft} is in state \"{shown}\"{why} after the send"),
+                )
+                .maybe_sent());
             }
             if attempt >= max_attempts {
                 // Still a draft after every try: it goes, and if it does, it never left.

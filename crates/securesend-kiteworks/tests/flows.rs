@@ -951,3 +951,39 @@ async fn a_cut_answer_to_a_creating_call_is_not_sent_again() {
     assert_eq!(creating, 1);
     assert!(k.inspect.folder_exists("My Folder/new"));
 }
+
+#[tokio::test]
+async fn a_message_in_state_error_after_a_lost_answer_may_have_been_sent() {
+    let k = kit().await;
+    let p = k.provider();
+    k.sandbox.faults().add(
+        rule(
+            "PUT /rest/mail/*/actions/sendFile",
+            FaultAction::Truncate { keep: Some(0) },
+        )
+        .nth(1),
+    );
+    k.sandbox.faults().add(
+        rule(
+            "GET /rest/mail/*",
+            FaultAction::status(200).with_body(
+                "application/json",
+                r#"{"id":"any","status":"error","error":"relay refused two recipients"}"#,
+            ),
+        )
+        .nth(1),
+    );
+    let msg = SecureMessage::builder()
+        .to("ada@example.com")
+        .subject("error state")
+        .build()
+        .unwrap();
+    let e = p.send(msg).await.unwrap_err();
+    assert!(!e.is_not_sent(), "{e}");
+    assert!(e.outcome_unknown(), "{e}");
+    let shown = e.to_string();
+    assert!(shown.contains("\"error\""), "{shown}");
+    assert!(shown.contains("relay refused two recipients"), "{shown}");
+    assert!(shown.contains("may have been sent"), "{shown}");
+    assert_eq!(k.count("DELETE", "/rest/mail/"), 0);
+}
