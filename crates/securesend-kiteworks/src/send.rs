@@ -190,6 +190,11 @@ fn not_taken(e: &Error) -> bool {
         && (e.is_rate_limited() || (e.is_unavailable() && matches!(e.status(), Some(503 | 429))))
 }
 
+/// The addresses of a recipient list, as the service takes them.
+fn addr(list: &[securesend_core::Address]) -> Vec<String> {
+    list.iter().map(|a| a.email().to_owned()).collect()
+}
+
 /// Where a message stands by the service's status.
 fn status_of(mail: &Mail) -> Option<SendStatus> {
     match mail
@@ -274,9 +279,6 @@ impl Inner {
         } else {
             Vec::new()
         };
-        let addr = |list: &[securesend_core::Address]| -> Vec<String> {
-            list.iter().map(|a| a.email().to_owned()).collect()
-        };
         Ok(SendMail {
             to: addr(msg.to()),
             cc: addr(msg.cc()),
@@ -309,9 +311,6 @@ impl Inner {
         if recipients.is_empty() {
             recipients = msg.recipients().map(|a| a.email().to_owned()).collect();
         }
-        let addr = |list: &[securesend_core::Address]| -> Vec<String> {
-            list.iter().map(|a| a.email().to_owned()).collect()
-        };
         let mut receipt = SendReceipt::new(PROVIDER, draft, status)
             .with_recipients(recipients)
             .with_roles(addr(msg.to()), addr(msg.cc()), addr(msg.bcc()))
