@@ -255,65 +255,79 @@ pub(crate) struct CreateFolder<'a> {
     pub name: &'a str,
 }
 
-/// A mail recipient.
-#[derive(Clone, Debug, Deserialize)]
-pub(crate) struct Recipient {
-    #[serde(default)]
-    pub email: Option<String>,
-}
-
 /// A mail (`POST`/`PUT …/sendFile`, `GET /rest/mail/{id}`).
+///
+/// Only the id must be there. Everything else is read leniently: these answers come after the
+/// point of no return, where a field of an unexpected shape must not turn a delivered message
+/// into a failure (the v28 specification itself gives `variables` as an array of strings,
+/// while servers send objects).
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct Mail {
     #[serde(deserialize_with = "id")]
     pub id: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "loose_string")]
     pub status: Option<String>,
+    /// What went wrong, when the status is `error`.
+    #[serde(default, deserialize_with = "loose_string")]
+    pub error: Option<String>,
+    /// The recipients' entries, as sent; see [`Mail::recipient_emails`].
     #[serde(default)]
-    pub recipients: Option<Vec<Recipient>>,
+    pub recipients: Option<serde_json::Value>,
     /// When the files stop being available: a date or a time, as the service writes it.
     #[serde(default, deserialize_with = "loose_date")]
     pub expiration_date: Option<time::Date>,
+    /// The package (its `downloadLink`), as sent.
     #[serde(default)]
-    pub package: Option<Package>,
-    /// Template variables, among them `DOWNLOAD_LINK`.
+    pub package: Option<serde_json::Value>,
+    /// Template variables, among them `DOWNLOAD_LINK`, as sent.
     #[serde(default)]
-    pub variables: Option<Vec<Variable>>,
+    pub variables: Option<serde_json::Value>,
+}
+
+/// A string, or `None` for anything else.
+fn loose_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(match Option::<serde_json::Value>::deserialize(d)? {
+        Some(serde_json::Value::String(s)) => Some(s),
+        _ => None,
+    })
 }
 
 impl Mail {
-    /// The link recipients open the files with: the package's, else the template's.
+    /// The recipients' addresses the service lists; entries of another shape are skipped.
+    pub(crate) fn recipient_emails(&self) -> Vec<String> {
+        self.recipients
+            .as_ref()
+            .and_then(serde_json::Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|r| r.get("email")?.as_str())
+            .filter(|e| !e.is_empty())
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// The link recipients open the files with: the package's, else the template's (objects
+    /// `{"variable": "DOWNLOAD_LINK", "value": …}`; other entries are ignored).
     pub(crate) fn download_link(&self) -> Option<&str> {
         self.package
             .as_ref()
-            .and_then(|p| p.download_link.as_deref())
+            .and_then(|p| p.get("downloadLink"))
+            .and_then(serde_json::Value::as_str)
+            .filter(|l| !l.is_empty())
             .or_else(|| {
-                self.variables.iter().flatten().find_map(|v| {
-                    (v.variable.as_deref() == Some("DOWNLOAD_LINK"))
-                        .then(|| v.value.as_ref().and_then(serde_json::Value::as_str))
-                        .flatten()
-                })
+                self.variables
+                    .as_ref()
+                    .and_then(serde_json::Value::as_array)?
+                    .iter()
+                    .find_map(|v| {
+                        (v.get("variable")?.as_str()? == "DOWNLOAD_LINK")
+                            .then(|| v.get("value")?.as_str())
+                            .flatten()
+                    })
             })
             .filter(|l| !l.is_empty())
     }
-}
-
-/// A mail's package: its files and the link to them.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct Package {
-    #[serde(default)]
-    pub download_link: Option<String>,
-}
-
-/// One of a mail's template variables.
-#[derive(Clone, Debug, Deserialize)]
-pub(crate) struct Variable {
-    #[serde(default)]
-    pub variable: Option<String>,
-    #[serde(default)]
-    pub value: Option<serde_json::Value>,
 }
 
 /// The body of `POST /rest/mail/actions/sendFile` and `PUT /rest/mail/{id}/actions/sendFile`.

@@ -99,6 +99,7 @@ impl Api {
     /// A call that may be repeated ([`Repeat::Safe`]) whose answer breaks off while its body is
     /// read is sent again (up to `max_attempts` in all): the service answered, so the request
     /// is harmless to repeat, and giving up would report an outcome as unknown for a read.
+    /// Calls that create something go through [`Api::call_creating`] instead.
     pub(crate) async fn call(
         &self,
         operation: &'static str,
@@ -109,6 +110,28 @@ impl Api {
             Repeat::Safe => self.settings.http.max_attempts.max(1),
             Repeat::Never => 1,
         };
+        self.call_up_to(operation, call, max_attempts, build).await
+    }
+
+    /// [`Api::call`] for a call that creates something (a folder, an upload session): an
+    /// answer broken off while read came after the thing was made, so the call is not sent
+    /// again for it (a second one would be an orphan); it fails as the read did.
+    pub(crate) async fn call_creating(
+        &self,
+        operation: &'static str,
+        call: Call,
+        build: impl Fn(&reqwest::Client) -> RequestBuilder + Send + Sync,
+    ) -> Result<Reply> {
+        self.call_up_to(operation, call, 1, build).await
+    }
+
+    async fn call_up_to(
+        &self,
+        operation: &'static str,
+        call: Call,
+        max_attempts: u32,
+        build: impl Fn(&reqwest::Client) -> RequestBuilder + Send + Sync,
+    ) -> Result<Reply> {
         let mut attempt = 0u32;
         loop {
             attempt += 1;
@@ -303,7 +326,7 @@ impl Api {
     pub(crate) async fn create_folder(&self, parent: &str, name: &str) -> Result<String> {
         let url = self.rest(&["folders", parent, "folders"]);
         let reply = self
-            .call("create folder", Call::api(Repeat::Safe), |c| {
+            .call_creating("create folder", Call::api(Repeat::Safe), |c| {
                 c.post(url.clone())
                     .query(&[("returnEntity", "true")])
                     .json(&CreateFolder { name })
@@ -341,7 +364,7 @@ impl Api {
         // The spec declares no `returnEntity` here: the service answers the session anyway,
         // and an answer without it is read from the location header.
         let reply = self
-            .call("start upload", Call::api(Repeat::Safe), |c| {
+            .call_creating("start upload", Call::api(Repeat::Safe), |c| {
                 c.post(url.clone()).json(body)
             })
             .await?;
@@ -451,10 +474,18 @@ impl Api {
                     .json(body)
             })
             .await?;
-        if reply.has_entity() {
-            Ok(Some(reply.json("send")?))
-        } else {
-            Ok(None)
+        // Any 2xx means the message went. An entity that cannot be read is no reason to say
+        // otherwise: the caller asks for the message instead, as for an answer without one.
+        if !reply.has_entity() {
+            return Ok(None);
+        }
+        match reply.json::<Mail>("send") {
+            Ok(mail) if valid_id(&mail.id) => Ok(Some(mail)),
+            Ok(_) => Ok(None),
+            Err(e) => {
+                tracing::debug!(provider = PROVIDER, error = %e, "the send's answer is not a message as expected; asking for it");
+                Ok(None)
+            }
         }
     }
 

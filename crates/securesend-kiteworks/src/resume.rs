@@ -70,16 +70,21 @@ impl ResumeBook {
         serde_json::from_slice(&self.dir.read(&Self::file_name(key))?).ok()
     }
 
-    /// Saves a session; failing to save only costs the ability to resume, so it is logged.
-    pub(crate) fn save(&self, key: &str, saved: &SavedUpload) {
+    /// Saves a session; whether it was saved. Failing to save only costs the ability to
+    /// resume, so it is logged, and the caller words what it tells the user by it.
+    pub(crate) fn save(&self, key: &str, saved: &SavedUpload) -> bool {
         let Ok(bytes) = serde_json::to_vec(saved) else {
-            return;
+            return false;
         };
-        if let Err(e) = self.dir.write(&Self::file_name(key), &bytes) {
-            tracing::warn!(
-                provider = crate::PROVIDER,
-                "could not keep the upload session on disk ({e}); it cannot be resumed in a later run"
-            );
+        match self.dir.write(&Self::file_name(key), &bytes) {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(
+                    provider = crate::PROVIDER,
+                    "could not keep the upload session on disk ({e}); it cannot be resumed in a later run"
+                );
+                false
+            }
         }
     }
 
@@ -130,7 +135,7 @@ mod tests {
             total_chunks: 1,
             chunk_size: 8,
         };
-        book.save("k1", &saved);
+        assert!(book.save("k1", &saved));
         assert_eq!(book.load("k1"), Some(saved.clone()));
         // The same session behind a link (planted by someone else) is not continued.
         let real = state.join("uploads/k1.json");
@@ -144,13 +149,23 @@ mod tests {
             .status()
             .unwrap();
         assert!(status.success());
-        assert_eq!(book.load("k2"), None);
+        // On a thread of its own, so that a regression fails the test instead of hanging it
+        // (the blocked thread is left behind).
+        let (tx, rx) = std::sync::mpsc::channel();
+        let reader = book.clone();
+        std::thread::spawn(move || {
+            let _ = tx.send(reader.load("k2"));
+        });
+        let loaded = rx
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .expect("reading a FIFO does not block");
+        assert_eq!(loaded, None);
         // A linked uploads directory is neither read nor written.
         let outside = tmp.path().join("outside");
         std::fs::create_dir(&outside).unwrap();
         std::fs::remove_dir_all(state.join("uploads")).unwrap();
         std::os::unix::fs::symlink(&outside, state.join("uploads")).unwrap();
-        book.save("k3", &saved);
+        assert!(!book.save("k3", &saved), "not saved, and said so");
         assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0);
         assert_eq!(book.load("k3"), None);
     }

@@ -11,7 +11,7 @@
 //! service failed), `GET /rest/mail/{id}` says whether the message left; only a message still a
 //! draft is sent again, and one whose state cannot be learnt is reported as may have been sent.
 
-use futures::{StreamExt, TryStreamExt};
+use futures::StreamExt;
 use time::OffsetDateTime;
 
 use securesend_core::chunk::ChunkPlan;
@@ -113,6 +113,36 @@ fn interrupted(e: Error, done: String) -> Error {
     .or_operation("send")
 }
 
+/// The message of the error a file stops with because another one failed.
+const STOPPED: &str = "stopped because another attachment failed";
+
+/// What stops the attachments of one message: its cancel, or one of them failing.
+struct Batch<'a> {
+    cancel: &'a securesend_core::Cancel,
+    failed: securesend_core::Cancel,
+}
+
+impl Batch<'_> {
+    fn check(&self) -> Result<()> {
+        self.cancel.check(SENDING)?;
+        if self.failed.is_cancelled() {
+            return Err(Error::cancelled(STOPPED));
+        }
+        Ok(())
+    }
+
+    /// `work`, cut off when the cancel fires or another file fails.
+    async fn guard<T>(&self, work: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+        self.check()?;
+        tokio::select! {
+            biased;
+            () = self.cancel.cancelled() => Err(Error::cancelled(format!("{SENDING} was interrupted"))),
+            () = self.failed.cancelled() => Err(Error::cancelled(STOPPED)),
+            r = work => r,
+        }
+    }
+}
+
 /// Upload sessions opened on a draft and not finished, to discard when the send is given up.
 #[derive(Default)]
 struct OpenSessions(std::sync::Mutex<Vec<String>>);
@@ -139,6 +169,30 @@ fn fail(kind: ErrorKind, message: impl Into<String>) -> Error {
     Error::new(kind, message.into())
         .with_provider(PROVIDER)
         .with_operation("send")
+}
+
+/// The answer to a send was lost and the message's state cannot be read.
+fn lost_answer(draft: &str, failure: &Error) -> Error {
+    fail(
+        failure.kind(),
+        format!(
+            "the answer to the send of message {draft} was lost ({}) and the service could not be asked whether it left; look for it among the sent messages in Kiteworks before sending again",
+            failure.message()
+        ),
+    )
+    .maybe_sent()
+}
+
+/// Whether an error answer says the service did not take a request at all: 503, 429 or its
+/// rate limit, and an answer rather than a lost connection.
+fn not_taken(e: &Error) -> bool {
+    !e.outcome_unknown()
+        && (e.is_rate_limited() || (e.is_unavailable() && matches!(e.status(), Some(503 | 429))))
+}
+
+/// The addresses of a recipient list, as the service takes them.
+fn addr(list: &[securesend_core::Address]) -> Vec<String> {
+    list.iter().map(|a| a.email().to_owned()).collect()
 }
 
 /// Where a message stands by the service's status.
@@ -225,9 +279,6 @@ impl Inner {
         } else {
             Vec::new()
         };
-        let addr = |list: &[securesend_core::Address]| -> Vec<String> {
-            list.iter().map(|a| a.email().to_owned()).collect()
-        };
         Ok(SendMail {
             to: addr(msg.to()),
             cc: addr(msg.cc()),
@@ -256,18 +307,10 @@ impl Inner {
             self.prepare(&msg, &opts).await.map_err(Error::not_sent)?;
         let mail = self.deliver(&draft, &body).await?;
         let status = status_of(&mail).unwrap_or(SendStatus::Sent);
-        let mut recipients: Vec<String> = mail
-            .recipients
-            .iter()
-            .flatten()
-            .filter_map(|r| r.email.clone())
-            .collect();
+        let mut recipients = mail.recipient_emails();
         if recipients.is_empty() {
             recipients = msg.recipients().map(|a| a.email().to_owned()).collect();
         }
-        let addr = |list: &[securesend_core::Address]| -> Vec<String> {
-            list.iter().map(|a| a.email().to_owned()).collect()
-        };
         let mut receipt = SendReceipt::new(PROVIDER, draft, status)
             .with_recipients(recipients)
             .with_roles(addr(msg.to()), addr(msg.cc()), addr(msg.bcc()))
@@ -328,20 +371,23 @@ impl Inner {
         cancel.check(SENDING).map_err(nothing_made)?;
         // The upload configuration (first send only; it is kept) and the draft do not depend
         // on each other: asking both at once saves a round trip.
-        let chunk = async {
+        // The configuration's request may be cut by a cancel (nothing comes of it); the draft's
+        // creation only between its tries, when nothing exists.
+        let chunk = cancel.guard(SENDING, async {
             if msg.attachments().is_empty() {
                 Ok(0)
             } else {
                 self.chunk_size().await
             }
-        };
-        let (chunk, draft) = futures::join!(chunk, self.create_draft(&body));
-        let draft = draft?;
+        });
+        let (chunk, draft) = futures::join!(chunk, self.create_draft(&body, cancel));
+        let draft = draft.map_err(nothing_made)?;
         let open = OpenSessions::default();
+        // Not dropped on a cancel: each file stops at its own safe points, so that a session
+        // being opened is recorded (and discarded) rather than left behind.
         let work = async { self.attach_all(&draft, msg, chunk?, &open).await };
         // The last safe point is after the attachments, just before the send.
-        let uploaded = match cancel
-            .guard(SENDING, work)
+        let uploaded = match work
             .await
             .and_then(|files| cancel.check(SENDING).map(|()| files))
         {
@@ -397,30 +443,39 @@ impl Inner {
 
     /// Creates the draft. The call is never repeated blindly (a second draft would be an
     /// orphan), but an answer saying the service did not take it (503, 429, its rate limit)
-    /// is: nothing was created.
-    async fn create_draft(&self, body: &SendMail) -> Result<String> {
+    /// is: nothing was created. Other 5xx answers (500, 502, …) may come after the draft was
+    /// made, so they are not. A cancel during the pause between tries stops there.
+    async fn create_draft(
+        &self,
+        body: &SendMail,
+        cancel: &securesend_core::Cancel,
+    ) -> Result<String> {
         let max_attempts = self.settings.http.max_attempts.max(1);
         let mut attempt = 0u32;
         loop {
             attempt += 1;
             match self.api.create_draft(body).await {
-                Err(e)
-                    if attempt < max_attempts
-                        && !e.outcome_unknown()
-                        && (e.is_unavailable() || e.is_rate_limited()) =>
-                {
+                Err(e) if attempt < max_attempts && not_taken(&e) => {
                     tracing::debug!(provider = PROVIDER, error = %e, "the draft was not taken; asking again");
                     let pause = e.retry_after().unwrap_or_else(|| {
                         std::time::Duration::from_millis(250u64 << attempt.min(6))
                     });
-                    tokio::time::sleep(pause.min(std::time::Duration::from_secs(30))).await;
+                    let pause = tokio::time::sleep(pause.min(std::time::Duration::from_secs(30)));
+                    cancel
+                        .guard(SENDING, async {
+                            pause.await;
+                            Ok(())
+                        })
+                        .await?;
                 }
                 other => return other,
             }
         }
     }
 
-    /// Uploads every attachment onto the draft, `attachment_concurrency` at a time.
+    /// Uploads every attachment onto the draft, `attachment_concurrency` at a time. When one
+    /// fails, or the message's cancel fires, the others stop at their next safe point; the
+    /// error is the first file's own failure, not the stops it caused.
     async fn attach_all(
         &self,
         draft: &str,
@@ -429,20 +484,50 @@ impl Inner {
         open: &OpenSessions,
     ) -> Result<Vec<RemoteFile>> {
         let target = UploadTarget::Mail(draft.to_owned());
+        let batch = Batch {
+            cancel: msg.cancel(),
+            failed: securesend_core::Cancel::new(),
+        };
         // Futures made up front (they start when polled): `buffered` then runs at most
-        // `attachment_concurrency` of them at once, in order.
+        // `attachment_concurrency` of them at once, in order. Every one is run to its end
+        // (stopping early once told), never dropped halfway.
         let uploads: Vec<_> = msg
             .attachments()
             .iter()
             .enumerate()
-            .map(|(index, file)| self.attach_one(&target, file, index, msg.progress(), chunk, open))
+            .map(|(index, file)| {
+                let (target, batch) = (&target, &batch);
+                async move {
+                    let r = self
+                        .attach_one(target, file, index, msg.progress(), chunk, open, batch)
+                        .await;
+                    if r.is_err() {
+                        batch.failed.cancel();
+                    }
+                    r
+                }
+            })
             .collect();
-        futures::stream::iter(uploads)
+        let results: Vec<Result<RemoteFile>> = futures::stream::iter(uploads)
             .buffered(self.settings.attachment_concurrency)
-            .try_collect()
-            .await
+            .collect()
+            .await;
+        let mut files = Vec::with_capacity(results.len());
+        let mut stopped = None;
+        for r in results {
+            match r {
+                Ok(f) => files.push(f),
+                Err(e) if e.message() == STOPPED => stopped = stopped.or(Some(e)),
+                Err(e) => return Err(e),
+            }
+        }
+        match stopped {
+            Some(e) => Err(e),
+            None => Ok(files),
+        }
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn attach_one(
         &self,
         target: &UploadTarget,
@@ -451,10 +536,14 @@ impl Inner {
         progress: Option<&Progress>,
         chunk: u64,
         open: &OpenSessions,
+        batch: &Batch<'_>,
     ) -> Result<RemoteFile> {
         let plan = ChunkPlan::new(file.size, chunk)?;
+        batch.check()?;
+        // Let finish even when cancelled: a session opened unseen would be left behind.
         let upload = self.start_session(target, file, plan).await?;
         open.opened(&upload.id);
+        batch.check()?;
         let out = Outgoing {
             file,
             index,
@@ -464,7 +553,9 @@ impl Inner {
             upload,
             first_chunk: 0,
         };
-        let done = self.send_chunks(target, &out, plan, &session).await?;
+        let done = batch
+            .guard(self.send_chunks(target, &out, plan, &session))
+            .await?;
         // The last chunk completed the session: nothing of it is left to discard.
         open.finished(&session.upload.id);
         Ok(self.remote_file(&done, file, None))
@@ -473,9 +564,15 @@ impl Inner {
     /// Sends the draft. After an ambiguous failure the service's state decides: a message that
     /// left is a success, a draft is sent again (a bounded number of times), and a message whose
     /// state cannot be learnt is reported with its id and never deleted.
+    ///
+    /// "Not sent" is said only when the draft was deleted afterwards: the service refuses to
+    /// delete a sent message, so a delete that worked proves nothing went, and one that failed
+    /// leaves the doubt (an earlier try may still be under way on the service).
     async fn deliver(&self, draft: &str, body: &SendMail) -> Result<Mail> {
         let max_attempts = self.settings.http.max_attempts.max(1);
         let mut attempt = 0;
+        // Whether an earlier try's outcome is unknown: it may have sent the message since.
+        let mut in_doubt = false;
         loop {
             attempt += 1;
             let failure = match self.api.send_draft(draft, body).await {
@@ -495,22 +592,20 @@ impl Inner {
                 || failure.is_timeout()
                 || failure.is_rate_limited();
             if !ambiguous {
-                // The service refused the send: the message is still a draft.
-                self.discard_draft(draft).await;
-                return Err(failure.not_sent());
+                if in_doubt && failure.kind() == ErrorKind::Conflict {
+                    // "Not a draft" after a try whose outcome was unknown: that try sent it.
+                    return self.sent_after_all(draft, &failure).await;
+                }
+                // The service refused the send: the message is still a draft, unless it
+                // refuses the delete too.
+                return Err(self.given_up(draft, failure).await);
             }
+            in_doubt = true;
             let state = match self.api.mail(draft).await {
                 Ok(m) => m,
                 Err(e) => {
                     tracing::warn!(provider = PROVIDER, error = %e, "cannot learn whether message {draft} was sent");
-                    return Err(fail(
-                        failure.kind(),
-                        format!(
-                            "the answer to the send of message {draft} was lost ({}) and the service could not be asked whether it left; look for it among the sent messages in Kiteworks before sending again",
-                            failure.message()
-                        ),
-                    )
-                    .maybe_sent());
+                    return Err(lost_answer(draft, &failure));
                 }
             };
             if status_of(&state).is_some() {
@@ -530,24 +625,68 @@ impl Inner {
                     .as_deref()
                     .map(securesend_core::clean_service_text)
                     .unwrap_or_default();
-                let e = fail(
+                let why = state
+                    .error
+                    .as_deref()
+                    .map(securesend_core::clean_service_text)
+                    .filter(|w| !w.is_empty())
+                    .map(|w| format!(" ({w})"))
+                    .unwrap_or_default();
+                // No state says that nothing went: the specification does not promise it even
+                // of "error" (some recipients may have been notified before it).
+                return Err(fail(
                     ErrorKind::Protocol,
-                    format!("message {draft} is in state \"{shown}\" after the send"),
-                );
-                // The service's own word that it did not go out; anything else may have.
-                let refused = matches!(shown.to_ascii_lowercase().as_str(), "error" | "denied");
-                return Err(if refused {
-                    e.not_sent()
-                } else {
-                    e.maybe_sent()
-                });
+                    format!("message {draft} is in state \"{shown}\"{why} after the send"),
+                )
+                .maybe_sent());
             }
             if attempt >= max_attempts {
-                // Still a draft after every try: it never left, and it goes.
-                self.discard_draft(draft).await;
-                return Err(failure.not_sent());
+                // Still a draft after every try: it goes, and if it does, it never left.
+                return Err(self.given_up(draft, failure).await);
             }
             tokio::time::sleep(std::time::Duration::from_millis(250u64 << attempt.min(6))).await;
+        }
+    }
+
+    /// The send is given up: the draft is deleted, and the error says "not sent" only if
+    /// that worked (the service cannot delete a sent message).
+    async fn given_up(&self, draft: &str, failure: Error) -> Error {
+        if self.discard_draft(draft).await {
+            return failure.not_sent();
+        }
+        let message = format!(
+            "{}; message {draft} could not be deleted afterwards, so it may have been sent: look for it among the sent messages in Kiteworks before sending again",
+            failure.message()
+        );
+        failure.with_message(message).maybe_sent()
+    }
+
+    /// The service says the message is no longer a draft after a try whose answer was lost:
+    /// its state says whether it left; when that cannot be learnt, it may have.
+    async fn sent_after_all(&self, draft: &str, failure: &Error) -> Result<Mail> {
+        match self.api.mail(draft).await {
+            Ok(state) if status_of(&state).is_some() => {
+                tracing::debug!(
+                    provider = PROVIDER,
+                    "an earlier try of the send went through although its answer was lost"
+                );
+                Ok(state)
+            }
+            Ok(state) => {
+                let shown = state
+                    .status
+                    .as_deref()
+                    .map(securesend_core::clean_service_text)
+                    .unwrap_or_default();
+                Err(fail(
+                    failure.kind(),
+                    format!(
+                        "message {draft} is in state \"{shown}\" after the send; look for it among the sent messages in Kiteworks before sending again"
+                    ),
+                )
+                .maybe_sent())
+            }
+            Err(_) => Err(lost_answer(draft, failure)),
         }
     }
 

@@ -88,12 +88,14 @@ impl StateDir {
         &self.dir
     }
 
-    /// Checks the directory, if it exists, before anything in it is read: a symbolic link or
-    /// something other than a directory is an error, a directory open to the group or others
-    /// is made owner-only with a warning.
+    /// Before anything in the directory is read: if it is open to the group or others, it is
+    /// made owner-only with a warning. A link or something other than a directory is refused,
+    /// naming its key, when the profile is read (`config.rs`); should one appear since, it is
+    /// left alone here and refused by every read and write.
     pub(crate) fn prepare(&self) -> io::Result<()> {
         match fs::symlink_metadata(&self.dir) {
-            Ok(meta) => check_dir(&self.dir, &meta),
+            Ok(meta) if meta.is_dir() => make_private(&self.dir, &meta),
+            Ok(_) => Ok(()),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(e),
         }
@@ -171,7 +173,13 @@ impl StateDir {
                     ignore(d, "is a symbolic link");
                     return None;
                 }
-                Ok(_) => {}
+                // Each directory on the way as when written: a real one, made owner-only.
+                Ok(m) => {
+                    if let Err(e) = check_dir(d, &m) {
+                        ignore(d, &format!("cannot be used ({e})"));
+                        return None;
+                    }
+                }
                 Err(e) if e.kind() == io::ErrorKind::NotFound => return None,
                 Err(e) => {
                     ignore(d, &format!("cannot be read ({e})"));
@@ -276,6 +284,11 @@ fn check_dir(dir: &Path, meta: &Metadata) -> io::Result<()> {
     if !meta.is_dir() {
         return Err(refused(dir, "is not a directory"));
     }
+    make_private(dir, meta)
+}
+
+/// Makes a directory open to the group or others owner-only, with a warning.
+fn make_private(dir: &Path, meta: &Metadata) -> io::Result<()> {
     let mode = meta.mode() & 0o777;
     if mode & 0o077 != 0 {
         fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(|e| {
@@ -571,6 +584,7 @@ mod tests {
         dir.prepare().unwrap();
         assert_eq!(mode(&root), 0o700);
         assert_eq!(dir.read("uploads/x.json").unwrap(), b"{}");
+        assert_eq!(mode(&root.join("uploads")), 0o700, "made private when read");
         assert_eq!(mode(&root.join("uploads/x.json")), 0o600);
         dir.write("uploads/y.json", b"{}").unwrap();
         assert_eq!(mode(&root.join("uploads")), 0o700);
@@ -606,12 +620,17 @@ mod tests {
         assert!(e.to_string().contains("symbolic link"), "{e}");
         assert_eq!(fs::read(outside.join("k.json")).unwrap(), b"planted");
 
-        // A state directory that is a link is refused.
+        // A state directory that is a link (refused with its key when the profile is read)
+        // is left alone by `prepare`, whose mode fix does not reach through it, and is
+        // neither written nor read.
+        fs::set_permissions(&outside, fs::Permissions::from_mode(0o755)).unwrap();
         let linked = StateDir::new(tmp.path().join("linked"));
         std::os::unix::fs::symlink(&outside, linked.path()).unwrap();
-        let e = linked.prepare().unwrap_err();
+        linked.prepare().unwrap();
+        assert_eq!(mode(&outside), 0o755);
+        let e = linked.write("token.json", b"x").unwrap_err();
         assert!(e.to_string().contains("symbolic link to"), "{e}");
-        assert!(linked.write("token.json", b"x").is_err());
+        assert_eq!(linked.read("k.json"), None);
     }
 
     #[test]

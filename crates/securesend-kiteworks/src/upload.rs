@@ -114,6 +114,22 @@ impl Inner {
         plan: ChunkPlan,
         session: &Session,
     ) -> Result<Uploaded> {
+        self.send_chunks_until(target, out, plan, session, None)
+            .await
+    }
+
+    /// `send_chunks`, stopping when `cancel` fires: before a chunk, or during one
+    /// that is not the last. The last chunk, once sent, is let finish: it may complete the file
+    /// on the service, and the caller must learn whether it did.
+    async fn send_chunks_until(
+        &self,
+        target: &UploadTarget,
+        out: &Outgoing<'_>,
+        plan: ChunkPlan,
+        session: &Session,
+        cancel: Option<&securesend_core::Cancel>,
+    ) -> Result<Uploaded> {
+        const UPLOADING: &str = "the upload";
         let file = out.file;
         let name = file.name();
         let mut progress = FileProgress::start(out.progress, out.index, name, Some(file.size));
@@ -129,10 +145,17 @@ impl Inner {
         let mut finished = None;
         while let Some(chunk) = chunker.next_chunk().await? {
             let len = chunk.len() as u64;
-            match self
-                .send_chunk(&session.upload, &chunk, plan.count(), name)
-                .await?
-            {
+            let last = chunk.index + 1 == plan.count();
+            let sending = self.send_chunk(&session.upload, &chunk, plan.count(), name);
+            let outcome = match cancel {
+                Some(c) if !last => c.guard(UPLOADING, sending).await?,
+                Some(c) => {
+                    c.check(UPLOADING)?;
+                    sending.await?
+                }
+                None => sending.await?,
+            };
+            match outcome {
                 ChunkOutcome::Stored => {}
                 ChunkOutcome::Finished { id, entity } => finished = Some((id, entity)),
                 ChunkOutcome::FinishedUnseen => {
@@ -425,12 +448,15 @@ impl Inner {
             .with_provider(PROVIDER)
             .with_operation("upload")
         })?;
+        // Whether a later run can find this session: it was saved before (and reopened), or
+        // is saved now.
+        let mut resumable = session.is_some();
         let session = match session {
             Some(s) => s,
             None => {
                 let upload = self.start_session(&target, file, plan).await?;
                 if let (Some(b), Some(k)) = (book, &key) {
-                    b.save(
+                    resumable = b.save(
                         k,
                         &SavedUpload {
                             upload_id: upload.id.clone(),
@@ -452,16 +478,11 @@ impl Inner {
             index: 0,
             progress: req.progress(),
         };
-        let sent = req
-            .cancel()
-            .guard(
-                "the upload",
-                self.send_chunks(&target, &out, plan, &session),
-            )
+        let sent = self
+            .send_chunks_until(&target, &out, plan, &session, Some(req.cancel()))
             .await;
         match sent {
             Err(e) if e.is_cancelled() => {
-                let resumable = book.is_some() && key.is_some();
                 let kept = if resumable {
                     // The session and its saved state stay, so the chunks sent are not lost.
                     "the service keeps what was sent: run the same upload again with --resume to continue where it stopped".to_owned()
@@ -469,7 +490,14 @@ impl Inner {
                     if let Err(d) = self.api.delete_upload(&session.upload.id).await {
                         tracing::debug!(provider = PROVIDER, error = %d, "interrupted upload session not discarded");
                     }
-                    "it cannot be resumed (no state directory, or not a file on disk), so its partial upload was discarded".to_owned()
+                    if let (Some(b), Some(k)) = (book, &key) {
+                        b.remove(k);
+                    }
+                    if book.is_some() && key.is_some() {
+                        "its session could not be saved for a later run, so its partial upload was discarded; run the same upload again".to_owned()
+                    } else {
+                        "it cannot be resumed (no state directory, or not a file on disk), so its partial upload was discarded".to_owned()
+                    }
                 };
                 Err(e
                     .with_message(format!("the upload of {name} was interrupted; {kept}"))

@@ -813,3 +813,177 @@ async fn the_receipt_lists_the_link_roles_and_expiry_and_a_long_body_is_refused_
     assert!(!e.to_string().contains("ERR_"), "{e}");
     assert_eq!(k.sandbox.journal().len(), before, "no request was made");
 }
+
+#[tokio::test]
+async fn a_200_to_the_send_with_an_unexpected_shape_is_a_success_once() {
+    let k = kit().await;
+    let p = k.provider();
+    // `variables` as the v28 specification gives them (strings), not as servers send them.
+    k.inspect.string_variables(true);
+    let msg = SecureMessage::builder()
+        .to("ada@example.com")
+        .subject("odd answer")
+        .attach(Attachment::from_bytes("a.txt", "hello"))
+        .build()
+        .unwrap();
+    let receipt = p.send(msg).await.unwrap();
+    assert_eq!(receipt.status, SendStatus::Sent);
+    assert_eq!(k.sandbox.outbox().delivered_total(), 1);
+    let mail = k.sandbox.outbox().get(&receipt.message_id).unwrap();
+    assert_eq!(
+        k.count("PUT", "/rest/mail/"),
+        1,
+        "the send was not repeated"
+    );
+    assert_eq!(k.count("DELETE", "/rest/mail/"), 0, "no delete was tried");
+    // The package's link is still read; the junk beside it is ignored.
+    assert_eq!(receipt.links.len(), 1, "{:?}", receipt.links);
+    assert_eq!(receipt.links[0].url, mail.details["downloadLink"]);
+}
+
+#[tokio::test]
+async fn not_a_draft_after_a_lost_answer_is_checked_and_a_refusal_that_cannot_delete_is_in_doubt() {
+    let k = kit().await;
+    let p = k.provider();
+    // The first PUT is processed but its answer is cut; the check right after still sees a
+    // draft (the service is slow to update it), so the send is tried again and the service
+    // answers "not a draft": the first try sent it.
+    k.sandbox.faults().add(
+        rule(
+            "PUT /rest/mail/*/actions/sendFile",
+            FaultAction::Truncate { keep: Some(0) },
+        )
+        .nth(1),
+    );
+    k.sandbox.faults().add(
+        rule(
+            "GET /rest/mail/*",
+            FaultAction::status(200).with_body(
+                "application/json",
+                r#"{"id":"stale-view","status":"draft"}"#,
+            ),
+        )
+        .nth(1),
+    );
+    let msg = SecureMessage::builder()
+        .to("ada@example.com")
+        .subject("raced")
+        .build()
+        .unwrap();
+    let receipt = p.send(msg.clone()).await.unwrap();
+    assert_eq!(k.sandbox.outbox().delivered_total(), 1);
+    assert!(k.sandbox.outbox().get(&receipt.message_id).is_some());
+    assert_eq!(k.count("PUT", "/rest/mail/"), 2);
+    assert_eq!(k.count("DELETE", "/rest/mail/"), 0);
+
+    // A refusal whose draft cannot be deleted afterwards is not known to have sent nothing.
+    k.sandbox.faults().add(
+        rule(
+            "PUT /rest/mail/*/actions/sendFile",
+            FaultAction::status(403).with_body(
+                "application/json",
+                r#"{"errors":[{"code":"ERR_ENTITY_EMAIL_NOT_DRAFT","message":"The email is not a draft"}]}"#,
+            ),
+        )
+        .nth(1),
+    );
+    k.sandbox
+        .faults()
+        .add(rule("DELETE /rest/mail/*", FaultAction::status(503)));
+    let e = p.send(msg).await.unwrap_err();
+    assert!(!e.is_not_sent(), "{e}");
+    assert!(e.outcome_unknown(), "{e}");
+    assert!(e.to_string().contains("could not be deleted"), "{e}");
+}
+
+#[tokio::test]
+async fn a_500_to_the_draft_is_not_asked_again_but_a_503_is() {
+    let k = kit().await;
+    let p = k.provider();
+    let msg = SecureMessage::builder()
+        .to("ada@example.com")
+        .subject("draft")
+        .build()
+        .unwrap();
+    // A 500 may come after the draft was made: asking again could leave an orphan draft.
+    k.sandbox
+        .faults()
+        .add(rule("POST /rest/mail/actions/sendFile", FaultAction::status(500)).nth(1));
+    let e = p.send(msg.clone()).await.unwrap_err();
+    assert!(e.is_not_sent(), "{e}");
+    assert_eq!(k.count("POST", "/rest/mail/actions/sendFile"), 1);
+    assert_eq!(k.sandbox.outbox().delivered_total(), 0);
+    // A 503 says the service did not take it: asked again, and the send goes once.
+    k.sandbox
+        .faults()
+        .add(rule("POST /rest/mail/actions/sendFile", FaultAction::status(503)).nth(1));
+    p.send(msg).await.unwrap();
+    assert_eq!(k.count("POST", "/rest/mail/actions/sendFile"), 3);
+    assert_eq!(k.sandbox.outbox().delivered_total(), 1);
+}
+
+#[tokio::test]
+async fn a_cut_answer_to_a_creating_call_is_not_sent_again() {
+    let k = kit().await;
+    let p = k.provider();
+    // The folder is made, but the answer saying so is cut while read.
+    k.sandbox.faults().add(
+        rule(
+            "POST /rest/folders/*/folders",
+            FaultAction::Truncate { keep: Some(3) },
+        )
+        .nth(1),
+    );
+    let req = UploadRequest::builder(Attachment::from_bytes("a.txt", "hello"))
+        .folder("My Folder/new")
+        .create_parents(true)
+        .build()
+        .unwrap();
+    let _ = p.upload(req).await;
+    // One creating request, whatever came of it: a second would make a second folder or fail.
+    let creating = k
+        .sandbox
+        .journal()
+        .snapshot()
+        .iter()
+        .filter(|e| e.method == "POST" && e.path.ends_with("/folders"))
+        .count();
+    assert_eq!(creating, 1);
+    assert!(k.inspect.folder_exists("My Folder/new"));
+}
+
+#[tokio::test]
+async fn a_message_in_state_error_after_a_lost_answer_may_have_been_sent() {
+    let k = kit().await;
+    let p = k.provider();
+    k.sandbox.faults().add(
+        rule(
+            "PUT /rest/mail/*/actions/sendFile",
+            FaultAction::Truncate { keep: Some(0) },
+        )
+        .nth(1),
+    );
+    k.sandbox.faults().add(
+        rule(
+            "GET /rest/mail/*",
+            FaultAction::status(200).with_body(
+                "application/json",
+                r#"{"id":"any","status":"error","error":"relay refused two recipients"}"#,
+            ),
+        )
+        .nth(1),
+    );
+    let msg = SecureMessage::builder()
+        .to("ada@example.com")
+        .subject("error state")
+        .build()
+        .unwrap();
+    let e = p.send(msg).await.unwrap_err();
+    assert!(!e.is_not_sent(), "{e}");
+    assert!(e.outcome_unknown(), "{e}");
+    let shown = e.to_string();
+    assert!(shown.contains("\"error\""), "{shown}");
+    assert!(shown.contains("relay refused two recipients"), "{shown}");
+    assert!(shown.contains("may have been sent"), "{shown}");
+    assert_eq!(k.count("DELETE", "/rest/mail/"), 0);
+}

@@ -21,15 +21,18 @@ fn mkfifo(path: &Path) {
     assert!(status.success());
 }
 
-/// Builds the provider off the test's thread, failing the test if that blocks (a FIFO opened
-/// for reading waits for a writer forever).
+/// Builds the provider on a thread of its own, failing the test if that blocks (a FIFO opened
+/// for reading waits for a writer forever). A blocked thread is left behind rather than
+/// joined: a blocking task of the runtime would make the runtime's shutdown wait forever.
 async fn build(k: &common::Kit, fields: Table) -> securesend_core::Result<KiteworksProvider> {
     let profile = k.profile(fields);
-    let task = tokio::task::spawn_blocking(move || KiteworksProvider::from_profile(&profile));
-    tokio::time::timeout(Duration::from_secs(10), task)
-        .await
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(KiteworksProvider::from_profile(&profile));
+    });
+    // Waiting here blocks this test's runtime thread, which has nothing else to do meanwhile.
+    rx.recv_timeout(Duration::from_secs(10))
         .expect("building the provider does not block")
-        .unwrap()
 }
 
 fn token_requests(k: &common::Kit) -> usize {

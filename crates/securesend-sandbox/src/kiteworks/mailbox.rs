@@ -258,7 +258,7 @@ pub(crate) async fn create(
     }
     kw.data().mails.insert(m.id.clone(), m.clone());
     let entity = (query_flag(q.as_deref(), "returnEntity") && kw.options().return_entities)
-        .then(|| mail_json(&m, kw.user()));
+        .then(|| mail_json(&m, kw.user(), kw.string_variables()));
     wire::created(
         kw.location_header(),
         &kw.url(&format!("mail/{}", m.id)),
@@ -306,7 +306,7 @@ pub(crate) async fn send_draft(
     }
     kw.data().mails.insert(m.id.clone(), m.clone());
     if query_flag(q.as_deref(), "returnEntity") && kw.options().return_entities {
-        json_answer(200, &mail_json(&m, kw.user()))
+        json_answer(200, &mail_json(&m, kw.user(), kw.string_variables()))
     } else {
         axum::response::IntoResponse::into_response(http::StatusCode::OK)
     }
@@ -315,7 +315,7 @@ pub(crate) async fn send_draft(
 /// `GET /rest/mail/{id}`.
 pub(crate) async fn get_mail(State(kw): State<Kw>, Path(id): Path<String>) -> Response {
     match kw.data().mails.get(&id) {
-        Some(m) => json_answer(200, &mail_json(m, kw.user())),
+        Some(m) => json_answer(200, &mail_json(m, kw.user(), kw.string_variables())),
         None => no_access(),
     }
 }

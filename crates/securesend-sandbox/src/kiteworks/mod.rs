@@ -52,9 +52,55 @@ pub const TEST_JWT_PRIVATE_KEY_PEM: &str = include_str!("testdata/jwt-test-key.p
 /// assertions with unless [`KiteworksOptions::jwt_public_key_pem`] names another.
 pub const TEST_JWT_PUBLIC_KEY_PEM: &str = include_str!("testdata/jwt-test-key.pub.pem");
 
-/// How many request bodies are kept for [`KiteworksInspector::request_body`]; the oldest go
-/// first, so a long-running sandbox does not grow without bound.
+/// How many request bodies are kept for [`KiteworksInspector::request_body`], and how many
+/// bytes (as JSON) in all; the oldest go first, so a long-running sandbox does not grow
+/// without bound (10,000 bodies of up to 1 MiB each would be 10 GiB).
 const KEPT_BODIES: usize = 10_000;
+const KEPT_BODY_BYTES: usize = 64 << 20;
+
+/// The request bodies kept, by journal sequence number, with their sizes.
+#[derive(Debug)]
+struct Bodies {
+    kept: BTreeMap<u64, (serde_json::Value, usize)>,
+    bytes: usize,
+    max_count: usize,
+    max_bytes: usize,
+}
+
+impl Bodies {
+    fn new(max_count: usize, max_bytes: usize) -> Bodies {
+        Bodies {
+            kept: BTreeMap::new(),
+            bytes: 0,
+            max_count,
+            max_bytes,
+        }
+    }
+
+    /// Keeps `body`, dropping the oldest until both caps hold (a body over the byte cap on
+    /// its own is not kept at all, and drops nothing).
+    fn insert(&mut self, seq: u64, body: serde_json::Value) {
+        let size = serde_json::to_vec(&body).map_or(0, |v| v.len());
+        if let Some((_, old)) = self.kept.remove(&seq) {
+            self.bytes -= old;
+        }
+        if size > self.max_bytes {
+            return;
+        }
+        self.kept.insert(seq, (body, size));
+        self.bytes += size;
+        while self.kept.len() > self.max_count || self.bytes > self.max_bytes {
+            match self.kept.pop_first() {
+                Some((_, (_, n))) => self.bytes -= n,
+                None => break,
+            }
+        }
+    }
+
+    fn get(&self, seq: u64) -> Option<&serde_json::Value> {
+        self.kept.get(&seq).map(|(v, _)| v)
+    }
+}
 
 /// The longest mail `body` accepted, in bytes: 64 KiB. The service's limit is undocumented;
 /// this is the defensive one the Kiteworks adapter refuses bodies past, answered as the
@@ -234,8 +280,10 @@ struct KwInner {
     oauth: Mutex<oauth::OAuthState>,
     fingerprint_delay: Mutex<Duration>,
     corrupt_fingerprints: Mutex<bool>,
+    /// Mail entities give `variables` as strings, the v28 specification's shape.
+    string_variables: Mutex<bool>,
     /// The fields of each request body read, by journal sequence number.
-    bodies: Mutex<BTreeMap<u64, serde_json::Value>>,
+    bodies: Mutex<Bodies>,
 }
 
 impl Kw {
@@ -281,6 +329,13 @@ impl Kw {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
     }
+    pub(crate) fn string_variables(&self) -> bool {
+        *self
+            .inner
+            .string_variables
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
     /// Keeps the fields a request sent (chunk content left out), for tests that check what the
     /// client sends against the service's schema.
     pub(crate) fn record_body(
@@ -290,9 +345,6 @@ impl Kw {
     ) {
         let mut bodies = self.inner.bodies.lock().unwrap_or_else(|e| e.into_inner());
         bodies.insert(seq.0, serde_json::Value::Object(fields.clone()));
-        while bodies.len() > KEPT_BODIES {
-            bodies.pop_first();
-        }
     }
     /// `{base}/rest/{path}`, for location headers.
     pub(crate) fn url(&self, path: &str) -> String {
@@ -395,6 +447,18 @@ impl KiteworksInspector {
             .unwrap_or_else(|e| e.into_inner()) = on;
     }
 
+    /// Makes mail entities give `variables` as an array of strings, the shape the v28
+    /// specification's `Email` schema declares (servers send `{variable, value}` objects), to
+    /// check that a client reads such an answer to a send without failing.
+    pub fn string_variables(&self, on: bool) {
+        *self
+            .kw()
+            .inner
+            .string_variables
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = on;
+    }
+
     /// The fields of the body of request `seq` (its journal sequence number) as the service
     /// read them: JSON or form fields, or a chunk's form fields with `content` standing for the
     /// bytes (`"<N bytes>"`). `None` for requests whose body the service did not read as fields.
@@ -404,7 +468,7 @@ impl KiteworksInspector {
             .bodies
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .get(&seq)
+            .get(seq)
             .cloned()
     }
 
@@ -524,7 +588,8 @@ impl Service for KiteworksService {
             inner: Arc::new(KwInner {
                 fingerprint_delay: Mutex::new(options.fingerprint_delay),
                 corrupt_fingerprints: Mutex::new(false),
-                bodies: Mutex::default(),
+                string_variables: Mutex::new(false),
+                bodies: Mutex::new(Bodies::new(KEPT_BODIES, KEPT_BODY_BYTES)),
                 ctx: ctx.clone(),
                 options: options.clone(),
                 public_key,
@@ -620,5 +685,34 @@ impl Service for KiteworksService {
             .credential("signature_key", &options.signature_key)
             .seeded(SeededItem::file(&welcome.0, &welcome.1).detail("folder", "My Folder"))
             .seeded(SeededItem::folder(&user.mydir_id, "My Folder")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Bodies;
+
+    #[test]
+    fn kept_bodies_are_capped_in_count_and_bytes_oldest_first() {
+        let body = |n: usize| serde_json::json!({ "content": "x".repeat(n) });
+        let size = serde_json::to_vec(&body(1000)).unwrap().len();
+        let mut b = Bodies::new(100, 4 * size);
+        for seq in 1..=10 {
+            b.insert(seq, body(1000));
+        }
+        assert!(b.bytes <= 4 * size, "{} bytes kept", b.bytes);
+        assert_eq!(b.kept.keys().copied().collect::<Vec<_>>(), [7, 8, 9, 10]);
+        assert!(b.get(6).is_none() && b.get(10).is_some());
+        // One body over the cap on its own is not kept, and the others stay.
+        b.insert(11, body(5 * size));
+        assert!(b.get(11).is_none());
+        assert_eq!(b.kept.len(), 4);
+        assert_eq!(b.bytes, 4 * size);
+        // The count cap holds too.
+        let mut c = Bodies::new(3, usize::MAX);
+        for seq in 1..=5 {
+            c.insert(seq, body(1));
+        }
+        assert_eq!(c.kept.keys().copied().collect::<Vec<_>>(), [3, 4, 5]);
     }
 }

@@ -265,7 +265,8 @@ pub(crate) fn upload_json(u: &UploadRec, user: &User, base_url: &str) -> Value {
     })
 }
 
-pub(crate) fn mail_json(m: &MailRec, user: &User) -> Value {
+/// A mail entity; `string_variables` gives `variables` as the specification's strings.
+pub(crate) fn mail_json(m: &MailRec, user: &User, string_variables: bool) -> Value {
     let mut recipients = Vec::new();
     for (kind, list) in [(0, &m.to), (1, &m.cc), (2, &m.bcc)] {
         for email in list {
@@ -304,10 +305,14 @@ pub(crate) fn mail_json(m: &MailRec, user: &User) -> Value {
             "includeFingerprint": m.include_fingerprint,
             "downloadLink": link,
         })),
-        "variables": m.package.as_ref().map(|(_, link)| json!([
-            { "variable": "DOWNLOAD_LINK", "value": link },
-            { "variable": "SUBJECT", "value": m.subject },
-        ])),
+        "variables": m.package.as_ref().map(|(_, link)| if string_variables {
+            json!([format!("DOWNLOAD_LINK={link}"), format!("SUBJECT={}", m.subject)])
+        } else {
+            json!([
+                { "variable": "DOWNLOAD_LINK", "value": link },
+                { "variable": "SUBJECT", "value": m.subject },
+            ])
+        }),
         "bucket": bucket,
         "isRead": true,
         "emailFrom": user.email,
