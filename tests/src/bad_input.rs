@@ -308,6 +308,32 @@ pub async fn bad_input_matrix(target: &Target) -> usize {
             }),
         ),
         case(
+            "Hangul filler in name",
+            "U+3164 HANGUL FILLER",
+            message_case(t, || {
+                to_one()
+                    .attach(Attachment::from_path(&good).with_name("report\u{3164}.pdf"))
+                    .build()
+            }),
+        ),
+        case(
+            "variation selector with nothing visible before it in name",
+            "U+FE0F VARIATION SELECTOR-16 with no visible character before it",
+            message_case(t, || {
+                to_one()
+                    .attach(Attachment::from_path(&good).with_name("\u{FE0F}report.pdf"))
+                    .build()
+            }),
+        ),
+        case(
+            "blank Braille pattern in uploaded name",
+            "U+2800 BRAILLE PATTERN BLANK",
+            upload_case(t, || {
+                UploadRequest::builder(Attachment::from_path(&good).with_name("report\u{2800}.pdf"))
+                    .build()
+            }),
+        ),
+        case(
             "right-to-left override in uploaded name",
             "U+202E RIGHT-TO-LEFT OVERRIDE",
             upload_case(t, || {

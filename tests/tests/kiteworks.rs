@@ -115,7 +115,7 @@ async fn a_file_whose_size_changes_fails_for_good() {
 #[tokio::test]
 async fn bad_input_touches_nothing() {
     let (sandbox, t, _state) = target().await;
-    assert!(c::bad_input_matrix(&t).await >= 45);
+    assert!(c::bad_input_matrix(&t).await >= 48);
     assert!(
         sandbox.journal().is_empty(),
         "bad input reached the service"

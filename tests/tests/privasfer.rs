@@ -198,7 +198,7 @@ async fn bad_configuration_is_refused() {
 #[tokio::test]
 async fn bad_input_leaves_no_trace() {
     let (sandbox, t) = target().await;
-    assert!(c::bad_input_matrix(&t).await >= 45);
+    assert!(c::bad_input_matrix(&t).await >= 48);
     let before = sandbox.journal().len();
     for id in [
         "",

@@ -62,7 +62,7 @@ async fn a_file_whose_size_changes_fails_for_good() {
 #[tokio::test]
 async fn bad_input_writes_nothing() {
     let (sandbox, t) = target().await;
-    assert!(c::bad_input_matrix(&t).await >= 45);
+    assert!(c::bad_input_matrix(&t).await >= 48);
     assert!(
         sandbox.journal().is_empty(),
         "bad input reached the service"

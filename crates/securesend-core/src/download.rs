@@ -15,6 +15,12 @@ use crate::names::sanitize_file_name;
 use crate::progress::{FileProgress, Progress};
 use crate::remote::RemoteFile;
 
+/// Whether `path` is a directory (following symbolic links, as `Path::is_dir`), asked without
+/// blocking the runtime.
+async fn is_dir(path: &Path) -> bool {
+    tokio::fs::metadata(path).await.is_ok_and(|m| m.is_dir())
+}
+
 /// Received bytes are handed to the writer and digest threads in batches of about this size:
 /// network reads are tens of KiB, and a message per read would cost more than it carries.
 const BATCH_BYTES: usize = 1 << 20;
@@ -119,8 +125,12 @@ impl Download {
     }
 
     /// The final path for `target`: inside it when it is a directory.
-    pub fn destination(&self, target: &Path) -> PathBuf {
-        if target.is_dir() {
+    pub async fn destination(&self, target: &Path) -> PathBuf {
+        self.place(target, is_dir(target).await)
+    }
+
+    fn place(&self, target: &Path, target_is_dir: bool) -> PathBuf {
+        if target_is_dir {
             target.join(sanitize_file_name(&self.file.name))
         } else {
             target.to_path_buf()
@@ -128,32 +138,40 @@ impl Download {
     }
 
     async fn save(self, target: &Path, replace: bool) -> Result<SavedFile> {
-        let dest = self.destination(target);
-        if !target.is_dir() {
-            // A name the caller chose: refused, like a name to send, when it would read as
-            // another (a right-to-left override, a zero-width space).
-            if let Some(name) = dest.file_name().and_then(|n| n.to_str()) {
-                if let Some(c) = crate::names::invisible_char(name) {
-                    return Err(Error::invalid_input(format!(
-                        "cannot save to {}: the file name contains {}; choose another name",
-                        dest.display(),
-                        crate::names::describe_invisible(c)
-                    )));
-                }
-            }
+        // Asked once, off the runtime's threads, so the name checked is the name used.
+        let target_is_dir = is_dir(target).await;
+        let dest = self.place(target, target_is_dir);
+        if !target_is_dir {
+            // A name the caller chose is held to the rules of a name to send: no control
+            // characters, no invisible characters, no `..`, not over 255 bytes.
+            let Some(name) = dest.file_name() else {
+                return Err(Error::invalid_input(format!(
+                    "cannot save to {}: it does not end in a file name; give a file or a directory",
+                    dest.display()
+                )));
+            };
+            crate::names::validate_file_name(&name.to_string_lossy()).map_err(|e| {
+                Error::invalid_input(format!(
+                    "cannot save to {}: {}",
+                    dest.display(),
+                    e.message()
+                ))
+            })?;
         }
         let parent = match dest.parent() {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => PathBuf::from("."),
         };
-        if !parent.is_dir() {
+        if !is_dir(&parent).await {
             return Err(Error::invalid_input(format!(
                 "cannot save to {}: directory {} does not exist",
                 dest.display(),
                 parent.display()
             )));
         }
-        if !replace && dest.exists() {
+        // As `Path::exists`, without blocking the runtime; the rename below refuses a file
+        // that appears meanwhile.
+        if !replace && tokio::fs::try_exists(&dest).await.unwrap_or(false) {
             return Err(Error::new(
                 ErrorKind::Conflict,
                 format!(
@@ -496,6 +514,31 @@ mod tests {
             "{e}"
         );
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_chosen_name_with_a_control_character_is_refused_before_any_write() {
+        let dir = tempfile::tempdir().unwrap();
+        for bad in ["report\u{1b}[2J.txt", "a\rb.txt", "tab\there.txt"] {
+            let file = RemoteFile::new("t", "1", "a.txt").with_size(2);
+            let e = download(b"MZ", file)
+                .save_to(dir.path().join(bad))
+                .await
+                .unwrap_err();
+            assert!(e.is_invalid_input(), "{e}");
+            let line = e.to_string();
+            assert!(!line.chars().any(char::is_control), "{line:?}");
+            assert!(line.contains("cannot save to"), "{line}");
+            assert!(line.contains("control character"), "{line}");
+        }
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+        // An ordinary chosen name still works.
+        let file = RemoteFile::new("t", "1", "a.txt").with_size(2);
+        let saved = download(b"MZ", file)
+            .save_to(dir.path().join("Übersicht 2026.bin"))
+            .await
+            .unwrap();
+        assert_eq!(std::fs::read(saved.path).unwrap(), b"MZ");
     }
 
     #[tokio::test]

@@ -1,11 +1,12 @@
 //! File names: strict validation for names we send, sanitising for names a server sends us.
 //!
 //! Both refuse (or remove) what would make a name look like another one: control characters,
-//! and invisible format characters (Unicode general category Cf), among them the
-//! bidirectional controls that display `inv\u{202E}fdp.exe` as `invexe.pdf`.
+//! and invisible characters (format characters, Unicode's default-ignorable code points such
+//! as the Hangul fillers, the blank Braille pattern), among them the bidirectional controls
+//! that display `inv\u{202E}fdp.exe` as `invexe.pdf`.
 
-use icu_properties::CodePointMapData;
-use icu_properties::props::{GeneralCategory, GeneralCategoryGroup};
+use icu_properties::props::{DefaultIgnorableCodePoint, GeneralCategory, GeneralCategoryGroup};
+use icu_properties::{CodePointMapData, CodePointSetData};
 
 use crate::error::{Error, Result};
 
@@ -132,21 +133,32 @@ pub fn sanitize_file_name(name: &str) -> String {
     out
 }
 
-/// The first character of `text` that is invisible and can change how the text reads: any
-/// format character (Unicode general category Cf, such as U+202E RIGHT-TO-LEFT OVERRIDE,
-/// U+200B ZERO WIDTH SPACE, U+2060 WORD JOINER, U+FEFF ZERO WIDTH NO-BREAK SPACE, U+00AD SOFT
-/// HYPHEN or U+180E MONGOLIAN VOWEL SEPARATOR).
+/// The first character of `text` that is invisible and can change how the text reads:
+///
+/// - any format character (Unicode general category Cf, such as U+202E RIGHT-TO-LEFT
+///   OVERRIDE, U+200B ZERO WIDTH SPACE, U+2060 WORD JOINER, U+FEFF ZERO WIDTH NO-BREAK SPACE,
+///   U+00AD SOFT HYPHEN or U+180E MONGOLIAN VOWEL SEPARATOR);
+/// - any other default-ignorable code point (Unicode's Default_Ignorable_Code_Point: what a
+///   renderer draws as nothing, such as U+3164 HANGUL FILLER, U+115F and U+1160, U+FFA0, or
+///   U+034F COMBINING GRAPHEME JOINER);
+/// - U+2800 BRAILLE PATTERN BLANK, not ignorable but drawn as a blank that is no space.
 ///
 /// The zero-width non-joiner and joiner (U+200C, U+200D) are part of spelling in Persian, the
 /// Indic scripts and others, so they pass where they join letters: between a non-ASCII letter
 /// (or the combining mark, such as a virama, that ends one) and a non-ASCII letter. Anywhere
 /// else (next to ASCII, a space, a digit, an emoji, or at either end) they are refused too.
+/// Variation selectors (U+FE00–U+FE0F, U+E0100–U+E01EF) choose how the character before them
+/// is drawn (an emoji's colour form), so they pass right after a visible character, and
+/// nowhere else.
 ///
 /// ```
 /// use securesend_core::names::invisible_char;
 /// assert_eq!(invisible_char("report\u{200B}.pdf"), Some('\u{200B}'));
+/// assert_eq!(invisible_char("report\u{3164}.pdf"), Some('\u{3164}'));
 /// assert_eq!(invisible_char("क्\u{200D}ष.txt"), None);
 /// assert_eq!(invisible_char("a\u{200D}b.txt"), Some('\u{200D}'));
+/// assert_eq!(invisible_char("\u{2764}\u{FE0F}.txt"), None);
+/// assert_eq!(invisible_char("\u{FE0F}.txt"), Some('\u{FE0F}'));
 /// assert_eq!(invisible_char("Grüße.txt"), None);
 /// ```
 pub fn invisible_char(text: &str) -> Option<char> {
@@ -156,11 +168,14 @@ pub fn invisible_char(text: &str) -> Option<char> {
     let mut prev = None;
     let mut chars = text.chars().peekable();
     while let Some(c) = chars.next() {
-        if is_joiner(c) {
-            if !joins_letters(prev, chars.peek().copied()) {
-                return Some(c);
-            }
-        } else if is_format(c) {
+        let allowed = if is_joiner(c) {
+            joins_letters(prev, chars.peek().copied())
+        } else if is_variation_selector(c) {
+            prev.is_some_and(is_visible)
+        } else {
+            !is_hidden(c)
+        };
+        if !allowed {
             return Some(c);
         }
         prev = Some(c);
@@ -181,17 +196,26 @@ pub fn strip_invisible(text: &str) -> String {
     if invisible_char(text).is_none() {
         return text.to_owned();
     }
-    // Other format characters first, so a joiner is judged by the letters it ends up between;
-    // letters are never removed, so the joiners kept then stay between letters.
+    // Other invisible characters first, so a joiner or a variation selector is judged by what
+    // it ends up next to; letters are never removed, so a joiner kept then stays between
+    // letters, and each is judged against what was kept before it, as `invisible_char` will.
     let without: Vec<char> = text
         .chars()
-        .filter(|&c| is_joiner(c) || !is_format(c))
+        .filter(|&c| is_joiner(c) || is_variation_selector(c) || !is_hidden(c))
         .collect();
     let mut out = String::with_capacity(text.len());
+    let mut last = None;
     for (i, &c) in without.iter().enumerate() {
-        let prev = i.checked_sub(1).map(|p| without[p]);
-        if !is_joiner(c) || joins_letters(prev, without.get(i + 1).copied()) {
+        let keep = if is_joiner(c) {
+            joins_letters(last, without.get(i + 1).copied())
+        } else if is_variation_selector(c) {
+            last.is_some_and(is_visible)
+        } else {
+            true
+        };
+        if keep {
             out.push(c);
+            last = Some(c);
         }
     }
     out
@@ -219,42 +243,79 @@ pub fn describe_invisible(c: char) -> String {
         format!(
             "the invisible character {code}{name} outside a word (it is allowed only between two non-ASCII letters)"
         )
+    } else if is_variation_selector(c) {
+        format!(
+            "the invisible character {code}{name} with no visible character before it (it is allowed only right after one, as in an emoji)"
+        )
     } else {
         format!("the invisible character {code}{name}")
     }
 }
 
-/// A format character other than the two joiners (which spell words in some scripts): what
-/// error lines escape.
+/// An invisible character other than the two joiners (which spell words in some scripts) and
+/// the variation selectors (which draw emoji): what error lines escape.
 pub(crate) fn is_deceptive_format(c: char) -> bool {
-    !c.is_ascii() && !is_joiner(c) && is_format(c)
+    !c.is_ascii() && !is_joiner(c) && !is_variation_selector(c) && is_hidden(c)
 }
 
 fn is_joiner(c: char) -> bool {
     matches!(c, '\u{200C}' | '\u{200D}')
 }
 
-fn is_format(c: char) -> bool {
-    CodePointMapData::<GeneralCategory>::new().get(c) == GeneralCategory::Format
+fn is_variation_selector(c: char) -> bool {
+    matches!(c, '\u{FE00}'..='\u{FE0F}' | '\u{E0100}'..='\u{E01EF}')
+}
+
+/// Invisible: a format character, a default-ignorable code point (the fillers, the combining
+/// grapheme joiner, the variation selectors, the joiners…) or the blank Braille pattern.
+fn is_hidden(c: char) -> bool {
+    !c.is_ascii()
+        && (c == '\u{2800}'
+            || CodePointSetData::new::<DefaultIgnorableCodePoint>().contains(c)
+            || CodePointMapData::<GeneralCategory>::new().get(c) == GeneralCategory::Format)
+}
+
+/// What a variation selector may follow: a character that is drawn (not white space, not a
+/// control, not itself invisible).
+fn is_visible(c: char) -> bool {
+    !c.is_control() && !c.is_whitespace() && !is_hidden(c)
 }
 
 fn joins_letters(prev: Option<char>, next: Option<char>) -> bool {
     let category = |c: char| CodePointMapData::<GeneralCategory>::new().get(c);
+    // A filler is a letter to Unicode (U+3164 is Lo) and a mark may be invisible (U+034F):
+    // neither is what a joiner joins.
     let before = prev.is_some_and(|c| {
         !c.is_ascii()
+            && !is_hidden(c)
             && (GeneralCategoryGroup::Letter.contains(category(c))
                 || GeneralCategoryGroup::Mark.contains(category(c)))
     });
-    let after =
-        next.is_some_and(|c| !c.is_ascii() && GeneralCategoryGroup::Letter.contains(category(c)));
+    let after = next.is_some_and(|c| {
+        !c.is_ascii() && !is_hidden(c) && GeneralCategoryGroup::Letter.contains(category(c))
+    });
     before && after
 }
 
-/// Names of the format characters people meet (the Unicode character names); others are
+/// Names of the invisible characters people meet (the Unicode character names); others are
 /// shown by code point alone.
 fn char_name(c: char) -> Option<&'static str> {
     Some(match c {
         '\u{00AD}' => "SOFT HYPHEN",
+        '\u{034F}' => "COMBINING GRAPHEME JOINER",
+        '\u{115F}' => "HANGUL CHOSEONG FILLER",
+        '\u{1160}' => "HANGUL JUNGSEONG FILLER",
+        '\u{17B4}' => "KHMER VOWEL INHERENT AQ",
+        '\u{17B5}' => "KHMER VOWEL INHERENT AA",
+        '\u{180B}' => "MONGOLIAN FREE VARIATION SELECTOR ONE",
+        '\u{180C}' => "MONGOLIAN FREE VARIATION SELECTOR TWO",
+        '\u{180D}' => "MONGOLIAN FREE VARIATION SELECTOR THREE",
+        '\u{180F}' => "MONGOLIAN FREE VARIATION SELECTOR FOUR",
+        '\u{2800}' => "BRAILLE PATTERN BLANK",
+        '\u{3164}' => "HANGUL FILLER",
+        '\u{FE0E}' => "VARIATION SELECTOR-15",
+        '\u{FE0F}' => "VARIATION SELECTOR-16",
+        '\u{FFA0}' => "HALFWIDTH HANGUL FILLER",
         '\u{061C}' => "ARABIC LETTER MARK",
         '\u{180E}' => "MONGOLIAN VOWEL SEPARATOR",
         '\u{200B}' => "ZERO WIDTH SPACE",
@@ -356,6 +417,76 @@ mod tests {
     }
 
     #[test]
+    fn invisible_fillers_and_blanks_are_refused_and_stripped() {
+        for c in [
+            '\u{3164}', '\u{115F}', '\u{1160}', '\u{FFA0}', '\u{034F}', '\u{2800}', '\u{17B4}',
+            '\u{180B}',
+        ] {
+            for name in [
+                format!("a{c}b.txt"),
+                format!("{c}ab.txt"),
+                format!("ab.txt{c}"),
+                format!("{c}"),
+            ] {
+                let e = validate_file_name(&name).expect_err(&name);
+                let text = e.to_string();
+                let code = format!("U+{:04X}", u32::from(c));
+                assert!(text.contains(&code), "{name:?}: {text}");
+                assert!(!text.contains(c), "{name:?}: {text:?}");
+                let safe = sanitize_file_name(&name);
+                assert!(!safe.contains(c), "{name:?} -> {safe:?}");
+                assert!(validate_file_name(&safe).is_ok(), "{name:?} -> {safe:?}");
+            }
+        }
+        assert!(
+            validate_file_name("\u{3164}.pdf")
+                .unwrap_err()
+                .to_string()
+                .contains("U+3164 HANGUL FILLER")
+        );
+        assert_eq!(sanitize_file_name("report\u{3164}.pdf"), "report.pdf");
+        // A filler is a letter to Unicode, but a joiner next to one joins nothing.
+        assert_eq!(invisible_char("ی\u{200C}\u{3164}"), Some('\u{200C}'));
+        assert_eq!(strip_invisible("ی\u{200C}\u{3164}"), "ی");
+    }
+
+    #[test]
+    fn variation_selectors_pass_only_after_a_visible_character() {
+        for good in [
+            "\u{2764}\u{FE0F}.txt",
+            "\u{263A}\u{FE0E} notes.txt",
+            "\u{845B}\u{E0100}城.pdf",
+        ] {
+            assert!(validate_file_name(good).is_ok(), "{good:?}");
+            assert_eq!(sanitize_file_name(good), good);
+        }
+        for bad in [
+            "\u{FE0F}a.txt",
+            "a \u{FE0F}.txt",
+            "\u{2764}\u{FE0F}\u{FE0F}.txt",
+            "a\u{200B}\u{FE0F}",
+            "\u{E0100}x.pdf",
+        ] {
+            let e = validate_file_name(bad).expect_err(bad);
+            assert!(e.is_invalid_input(), "{bad:?}: {e}");
+            let safe = sanitize_file_name(bad);
+            assert!(validate_file_name(&safe).is_ok(), "{bad:?} -> {safe:?}");
+        }
+        assert!(
+            validate_file_name("\u{FE0F}a.txt")
+                .unwrap_err()
+                .to_string()
+                .contains("U+FE0F VARIATION SELECTOR-16 with no visible character before it")
+        );
+        assert_eq!(strip_invisible("a \u{FE0F}b"), "a b");
+        // Removing the zero-width space puts the selector after the heart: it may stay.
+        assert_eq!(
+            strip_invisible("\u{2764}\u{200B}\u{FE0F}"),
+            "\u{2764}\u{FE0F}"
+        );
+    }
+
+    #[test]
     fn joiners_pass_only_between_non_ascii_letters() {
         for good in ["می\u{200C}خواهم.txt", "क्\u{200D}ष.txt", "ශ්\u{200D}රී.pdf"]
         {
@@ -397,7 +528,7 @@ mod tests {
             assert_eq!(
                 strip_invisible(raw)
                     .chars()
-                    .filter(|c| is_format(*c) && !is_joiner(*c))
+                    .filter(|c| is_hidden(*c) && !is_joiner(*c))
                     .count(),
                 0
             );

@@ -102,7 +102,7 @@ impl Inner {
     pub(crate) async fn login(&self, prompt: &dyn LoginPrompt) -> Result<String> {
         if self.settings.grant == Grant::AuthorizationCode {
             let token = self.authorization_code(prompt).await?;
-            self.api.tokens.replace(token);
+            self.api.tokens.replace(token).await;
             self.signed_in_as().await
         } else {
             // Nothing to show: sign in now so a mistake in the credentials shows up here.
@@ -116,7 +116,7 @@ impl Inner {
     pub(crate) async fn sign_in_fresh(&self) -> Result<String> {
         let current = self.api.tokens.peek();
         let token = self.oauth.fresh(current.as_deref()).await?;
-        self.api.tokens.replace(token);
+        self.api.tokens.replace(token).await;
         self.signed_in_as().await
     }
 

@@ -219,7 +219,11 @@ impl TokenCache {
 
     /// Puts `token`, obtained outside the cache (an interactive login, a sign-in that checks
     /// the credentials), in place of whatever was cached; callers waiting for a fetch get it.
-    pub fn replace(&self, token: Token) -> Arc<Token> {
+    ///
+    /// It waits for a fetch under way to finish first: otherwise that fetch would land after
+    /// the replacement and overwrite it, perhaps with a token from an old refresh token.
+    pub async fn replace(&self, token: Token) -> Arc<Token> {
+        let _flight = self.flight.lock().await;
         let token = Arc::new(token);
         let mut slot = self.lock();
         slot.token = Some(token.clone());
@@ -524,10 +528,33 @@ mod tests {
         assert_eq!(cache.peek().unwrap().access().expose(), "old");
         let rejected = cache.get().await.unwrap();
         cache.invalidate(&rejected);
-        cache.replace(Token::new("checked"));
+        cache.replace(Token::new("checked")).await;
         assert_eq!(cache.get().await.unwrap().access().expose(), "checked");
         assert_eq!(cache.peek().unwrap().access().expose(), "checked");
         assert_eq!(fetches.load(Ordering::SeqCst), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_fetch_under_way_does_not_overwrite_a_replacement() {
+        let src = Counting::new();
+        let fetches = src.fetches.clone();
+        let cache = Arc::new(TokenCache::new(src));
+        let getter = {
+            let c = cache.clone();
+            tokio::spawn(async move { c.get().await.map(|t| t.access().expose().to_owned()) })
+        };
+        // The getter is now inside its 50 ms fetch.
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        assert_eq!(fetches.load(Ordering::SeqCst), 1);
+        let replacer = {
+            let c = cache.clone();
+            tokio::spawn(async move { c.replace(Token::new("checked")).await })
+        };
+        assert_eq!(getter.await.unwrap().unwrap(), "tok-0");
+        replacer.await.unwrap();
+        assert_eq!(cache.peek().unwrap().access().expose(), "checked");
+        assert_eq!(cache.get().await.unwrap().access().expose(), "checked");
+        assert_eq!(fetches.load(Ordering::SeqCst), 1);
     }
 
     #[tokio::test(start_paused = true)]
