@@ -13,17 +13,14 @@
 #![deny(missing_docs)]
 
 pub mod job;
+pub mod postgres;
+pub mod sqlite;
 pub mod state;
-
-pub use job::{EnqueueOptions, JobId, JobSpec, JobState, Phase};
 pub mod storage;
 
+pub use job::{EnqueueOptions, JobId, JobSpec, JobState, Phase};
+pub use postgres::PostgresStorage;
+pub use sqlite::SqliteStorage;
 pub use storage::{
     Claimed, Inserted, Job, JobEvent, Outcome, QueueError, Resolution, Stats, Storage,
 };
-pub mod sqlite;
-
-pub use sqlite::SqliteStorage;
-pub mod postgres;
-
-pub use postgres::PostgresStorage;
