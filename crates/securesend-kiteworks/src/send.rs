@@ -641,7 +641,8 @@ impl Inner {
                 .maybe_sent());
             }
             if attempt >= max_attempts {
-                // Still a draft after every try: it goes, and if it does, it never left.
+                // Still a draft after every try: it is deleted, and only a deleted draft proves
+                // the message never left.
                 return Err(self.given_up(draft, failure).await);
             }
             tokio::time::sleep(std::time::Duration::from_millis(250u64 << attempt.min(6))).await;
