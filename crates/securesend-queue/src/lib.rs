@@ -12,12 +12,14 @@
 //! facade's `Queue::open`. A job's payload is, for now, an opaque JSON spec with its fingerprint.
 #![deny(missing_docs)]
 
+mod common;
 pub mod job;
 pub mod postgres;
 pub mod sqlite;
 pub mod state;
 pub mod storage;
 
+pub use common::RETRIES_EXHAUSTED;
 pub use job::{EnqueueOptions, JobId, JobSpec, JobState, Phase};
 pub use postgres::PostgresStorage;
 pub use sqlite::SqliteStorage;

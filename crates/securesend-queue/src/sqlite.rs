@@ -16,13 +16,12 @@ use securesend_core::{Error, ErrorKind};
 use serde_json::Value;
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
-    SqliteSynchronous,
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 use sqlx::{Row, SqlSafeStr, Sqlite, Transaction};
-use time::OffsetDateTime;
 
-use crate::job::{EnqueueOptions, JobId, JobSpec, JobState, truncate};
+use crate::common::*;
+use crate::job::{EnqueueOptions, JobId, JobSpec, JobState};
 use crate::state::allowed;
 use crate::storage::{
     Claimed, Inserted, Job, JobEvent, Outcome, QueueError, Resolution, Result, Stats, Storage,
@@ -30,19 +29,6 @@ use crate::storage::{
 
 /// How long a writer waits for another process's write transaction.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// The actor recorded for operator commands (cancel, retry, resolve).
-const OPERATOR: &str = "operator";
-
-/// The actor recorded for enqueuing.
-const CLIENT: &str = "client";
-
-/// The longest worker name accepted, in bytes.
-const MAX_WORKER_NAME: usize = 200;
-
-/// The error kind stored when a job failed because its retries ran out (the other kinds are
-/// [`ErrorKind::as_str`] labels, as in JSON output).
-pub const RETRIES_EXHAUSTED: &str = "retries exhausted";
 
 /// Job storage in one SQLite file.
 #[derive(Debug, Clone)]
@@ -59,118 +45,6 @@ fn migrator() -> Migrator {
         include_str!("../migrations/sqlite/0001_init.sql").into_sql_str(),
         false,
     )])
-}
-
-/// A storage failure as a core error; sqlx's messages name neither credentials nor contents.
-fn db(what: &'static str) -> impl FnOnce(sqlx::Error) -> QueueError {
-    move |err| {
-        let kind = match &err {
-            sqlx::Error::PoolTimedOut => ErrorKind::Timeout,
-            _ => ErrorKind::Io,
-        };
-        QueueError::Other(
-            Error::new(kind, format!("queue storage: {what}: {err}")).with_source(err),
-        )
-    }
-}
-
-fn corrupt(what: String) -> QueueError {
-    QueueError::Other(Error::protocol(format!("queue storage holds {what}")))
-}
-
-fn from_ms(ms: i64) -> Result<OffsetDateTime> {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .map_err(|_| corrupt(format!("an impossible time {ms}")))
-}
-
-fn opt_ms(ms: Option<i64>) -> Result<Option<OffsetDateTime>> {
-    ms.map(from_ms).transpose()
-}
-
-fn to_ms(t: OffsetDateTime) -> i64 {
-    // Far beyond any plausible date either way; clamped rather than wrapped.
-    let ms = t.unix_timestamp_nanos() / 1_000_000;
-    ms.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
-}
-
-fn duration_ms(d: Duration) -> i64 {
-    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
-}
-
-fn json(text: Option<String>, what: &str) -> Result<Option<Value>> {
-    text.map(|t| {
-        serde_json::from_str(&t).map_err(|_| corrupt(format!("a {what} that is not JSON")))
-    })
-    .transpose()
-}
-
-fn u32_col(row: &SqliteRow, col: &str) -> Result<u32> {
-    let v: i64 = row.try_get(col).map_err(db("reading a job"))?;
-    u32::try_from(v).map_err(|_| corrupt(format!("an impossible {col} {v}")))
-}
-
-fn job_from_row(row: &SqliteRow) -> Result<Job> {
-    let get = db("reading a job");
-    let id: String = row.try_get("id").map_err(get)?;
-    let get = || db("reading a job");
-    let state: String = row.try_get("state").map_err(get())?;
-    let phase: String = row.try_get("phase").map_err(get())?;
-    Ok(Job {
-        id: id
-            .parse()
-            .map_err(|_| corrupt(format!("a job id {:?}", truncate(&id, 60))))?,
-        profile: row.try_get("profile").map_err(get())?,
-        provider: row.try_get("provider").map_err(get())?,
-        state: state
-            .parse()
-            .map_err(|_| corrupt(format!("an unknown state {:?}", truncate(&state, 40))))?,
-        phase: phase.parse()?,
-        priority: row.try_get("priority").map_err(get())?,
-        idempotency_key: row.try_get("idempotency_key").map_err(get())?,
-        fingerprint: row.try_get("fingerprint").map_err(get())?,
-        spec: json(Some(row.try_get("spec").map_err(get())?), "spec")?.unwrap_or(Value::Null),
-        created_at: from_ms(row.try_get("created_at").map_err(get())?)?,
-        not_before: from_ms(row.try_get("not_before").map_err(get())?)?,
-        updated_at: from_ms(row.try_get("updated_at").map_err(get())?)?,
-        attempt: u32_col(row, "attempt")?,
-        failures: u32_col(row, "failures")?,
-        max_attempts: u32_col(row, "max_attempts")?,
-        worker: row.try_get("worker").map_err(get())?,
-        lease_until: opt_ms(row.try_get("lease_until").map_err(get())?)?,
-        checkpoint: json(row.try_get("checkpoint").map_err(get())?, "checkpoint")?,
-        committing_at: opt_ms(row.try_get("committing_at").map_err(get())?)?,
-        receipt: json(row.try_get("receipt").map_err(get())?, "receipt")?,
-        error_kind: row.try_get("error_kind").map_err(get())?,
-        error_message: row.try_get("error_message").map_err(get())?,
-        doubt_reason: row.try_get("doubt_reason").map_err(get())?,
-        finished_at: opt_ms(row.try_get("finished_at").map_err(get())?)?,
-    })
-}
-
-fn parse_state(text: &str) -> Result<JobState> {
-    text.parse()
-        .map_err(|_| corrupt(format!("an unknown state {:?}", truncate(text, 40))))
-}
-
-fn not_found(id: JobId) -> QueueError {
-    QueueError::Other(Error::new(
-        ErrorKind::NotFound,
-        format!("there is no job {id} in the queue"),
-    ))
-}
-
-fn conflict(message: String) -> QueueError {
-    QueueError::Other(Error::new(ErrorKind::Conflict, message))
-}
-
-/// A time for messages, RFC 3339 in UTC.
-fn show_time(ms: Option<i64>) -> String {
-    ms.and_then(|ms| from_ms(ms).ok())
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_else(|| "an unknown time".to_owned())
 }
 
 type Tx = Transaction<'static, Sqlite>;
@@ -230,28 +104,6 @@ async fn fence(tx: &mut Tx, id: JobId, attempt: u32) -> Result<()> {
     let (state, current_attempt) = current(tx, id).await?;
     if state != JobState::Running || current_attempt != i64::from(attempt) {
         return Err(QueueError::LeaseLost { job: id, attempt });
-    }
-    Ok(())
-}
-
-fn check_worker(worker: &str) -> Result<()> {
-    if worker.trim().is_empty()
-        || worker.len() > MAX_WORKER_NAME
-        || worker.chars().any(char::is_control)
-    {
-        return Err(QueueError::Other(Error::invalid_input(format!(
-            "the worker name {:?} is empty, longer than {MAX_WORKER_NAME} bytes or has control characters",
-            truncate(worker, 60)
-        ))));
-    }
-    Ok(())
-}
-
-fn check_lease(lease: Duration) -> Result<()> {
-    if lease < Duration::from_millis(1) {
-        return Err(QueueError::Other(Error::invalid_input(
-            "the lease is shorter than a millisecond: give the worker time to heartbeat",
-        )));
     }
     Ok(())
 }
@@ -365,15 +217,7 @@ impl Storage for SqliteStorage {
                 let id: String = row.try_get("id").map_err(db("reading a job"))?;
                 let fingerprint: String =
                     row.try_get("fingerprint").map_err(db("reading a job"))?;
-                let id: JobId = id.parse().map_err(|_| corrupt("a bad job id".to_owned()))?;
-                if fingerprint == spec.fingerprint() {
-                    return Ok(Inserted::Existing(id));
-                }
-                return Err(QueueError::Other(Error::invalid_input(format!(
-                    "idempotency key {:?} already belongs to job {id}, which has other content: \
-                     use a new key for a different message",
-                    truncate(key, 80)
-                ))));
+                return existing_for_key(&id, &fingerprint, key, spec);
             }
         }
         let id = JobId::new();
@@ -965,14 +809,4 @@ async fn worker_of(tx: &mut Tx, id: JobId) -> Result<String> {
         .await
         .map_err(db("reading a job"))?;
     Ok(worker.unwrap_or_else(|| "(unknown)".to_owned()))
-}
-
-/// Server and adapter messages may span lines; the history keeps one, bounded.
-fn one_line(text: &str) -> String {
-    let line: String = text
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .take(500)
-        .collect();
-    line.trim().to_owned()
 }
