@@ -7,147 +7,25 @@
 //! long delay fault on the Nth chunk), the test waits until the journal shows that request
 //! held, checks the service holds exactly N−1 chunks, and kills the process then.
 
+mod common;
+
 use std::os::unix::process::ExitStatusExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::Duration;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
 
+use common::held_chunk::{CHUNK, Scene};
 use nix::sys::signal::Signal;
-use securesend_sandbox::fault::{AppliedFault, FaultAction, FaultRule};
-use securesend_sandbox::journal::{EntryState, JournalEntry};
-use securesend_sandbox::kiteworks::{KiteworksInspector, KiteworksService};
-use securesend_sandbox::{Route, Sandbox, SandboxOptions, generated};
+use securesend_sandbox::journal::JournalEntry;
 
-/// The sandbox's chunk cap; the file is `CHUNKS` chunks of it (the last one short).
-const CHUNK: u64 = 64 * 1024;
+/// The file is `CHUNKS` chunks of the sandbox's cap (the last one short).
 const CHUNKS: u64 = 8;
 const FILE_SIZE: u64 = (CHUNKS - 1) * CHUNK + 1_000;
-const CHUNK_ROUTE: &str = "POST /kwupload1/rest/uploads/*";
 const FILE_NAME: &str = "big.bin";
-/// Generous: the held chunk is normally reached within a second; this only bounds a broken run.
-const PATIENCE: Duration = Duration::from_secs(120);
 
-struct Scene {
-    dir: tempfile::TempDir,
-    sandbox: Sandbox,
-    inspect: KiteworksInspector,
-    config: PathBuf,
-    file: PathBuf,
-}
-
-impl Scene {
-    /// A Kiteworks sandbox that holds the `held`th chunk request (1-based) for an hour, a
-    /// configuration pointing at it, and the file to upload.
-    async fn new(held: u64) -> Scene {
-        let service = KiteworksService::default();
-        let inspect = service.inspector();
-        let sandbox = Sandbox::start(&service, SandboxOptions::default().chunk_max(CHUNK))
-            .await
-            .expect("the kiteworks sandbox starts");
-        sandbox.faults().add(
-            FaultRule::new(
-                Route::parse(CHUNK_ROUTE).unwrap(),
-                FaultAction::Delay(Duration::from_secs(3600)),
-            )
-            .nth(held),
-        );
-        let dir = tempfile::tempdir().unwrap();
-        let mut table = generated::config_table(std::slice::from_ref(&sandbox), None);
-        let profile = table
-            .get_mut("profiles")
-            .and_then(|p| p.as_table_mut())
-            .and_then(|p| p.get_mut("kiteworks"))
-            .and_then(|p| p.as_table_mut())
-            .expect("the generated configuration has a kiteworks profile");
-        // Tokens and the saved upload session live here, shared by both runs.
-        profile.insert(
-            "state_dir".into(),
-            dir.path().join("state").display().to_string().into(),
-        );
-        let config = dir.path().join("securesend.toml");
-        generated::write_config(&config, &table).unwrap();
-        let file = dir.path().join(FILE_NAME);
-        std::fs::write(&file, content(FILE_SIZE)).unwrap();
-        Scene {
-            dir,
-            sandbox,
-            inspect,
-            config,
-            file,
-        }
-    }
-
-    /// The command both runs use, word for word.
-    fn command(&self) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_securesend"));
-        c.current_dir(self.dir.path())
-            .env_remove("SECURESEND_CONFIG")
-            .env_remove("RUST_LOG")
-            .env("HOME", self.dir.path())
-            .env("XDG_CONFIG_HOME", self.dir.path().join(".config"))
-            .arg("--config")
-            .arg(&self.config)
-            .arg("--json")
-            .arg("upload")
-            .arg(&self.file)
-            .arg("--resume");
-        c
-    }
-
-    fn chunks(&self) -> Vec<JournalEntry> {
-        self.sandbox
-            .journal()
-            .matching(&Route::parse(CHUNK_ROUTE).unwrap())
-    }
-
-    fn count(&self, method: &str, path_part: &str) -> usize {
-        self.sandbox
-            .journal()
-            .snapshot()
-            .iter()
-            .filter(|e| e.method == method && e.path.contains(path_part))
-            .count()
-    }
-
-    fn saved_sessions(&self) -> usize {
-        std::fs::read_dir(self.dir.path().join("state/uploads")).map_or(0, |d| d.count())
-    }
-
-    /// Waits until the held chunk request has reached the service and is being held. A CLI
-    /// that exits first, or never gets there, fails the test with what it printed, at once
-    /// rather than after the whole patience.
-    async fn wait_for_held_chunk(&self, child: &mut Child) {
-        let held = |entries: &[JournalEntry]| {
-            entries.iter().any(|e| {
-                e.method == "POST"
-                    && e.path.starts_with("/kwupload1/rest/uploads/")
-                    && e.state == EntryState::Pending
-                    && matches!(e.fault, Some(AppliedFault::Delay { .. }))
-            })
-        };
-        let exited = async {
-            loop {
-                if let Ok(Some(status)) = child.try_wait() {
-                    return status;
-                }
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        };
-        let why = tokio::select! {
-            () = self.sandbox.journal().wait_until(held) => return,
-            status = exited => format!("the CLI exited first ({status})"),
-            () = tokio::time::sleep(PATIENCE) => {
-                format!("nothing within {}s", PATIENCE.as_secs())
-            }
-        };
-        let _ = child.kill();
-        let _ = child.wait();
-        let mut stderr = String::new();
-        if let Some(mut e) = child.stderr.take() {
-            let _ = std::io::Read::read_to_string(&mut e, &mut stderr);
-        }
-        panic!("the upload never reached the held chunk: {why}; stderr: {stderr}");
-    }
+/// The command both runs use, word for word.
+fn upload(scene: &Scene) -> Command {
+    let file = scene.file.display().to_string();
+    scene.command(&["--json", "upload", &file, "--resume"])
 }
 
 /// Bytes that differ at every chunk boundary, so a chunk stored at the wrong place or twice
@@ -188,12 +66,11 @@ fn upload_id_of(path: &Path) -> u64 {
 /// Kills the CLI while the service holds `landed` chunks (it is sending chunk `landed + 1`),
 /// then runs the same command again and checks every promise of a resumed upload.
 async fn crash_then_resume(landed: u64) {
-    let scene = Scene::new(landed + 1).await;
+    let scene = Scene::new(landed + 1, FILE_NAME, &content(FILE_SIZE)).await;
     let expected = std::fs::read(&scene.file).unwrap();
 
     // First run, killed mid-upload.
-    let mut child = scene
-        .command()
+    let mut child = upload(&scene)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -218,7 +95,7 @@ async fn crash_then_resume(landed: u64) {
     let killed_at = scene.sandbox.journal().last().unwrap().seq;
 
     // Second run: the same command, word for word.
-    let cmd = scene.command();
+    let cmd = upload(&scene);
     let out = tokio::task::spawn_blocking(move || {
         let mut cmd = cmd;
         cmd.output().unwrap()
