@@ -6,7 +6,7 @@ mod common;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use common::{CHUNK, file, kit, sha256};
+use common::{CHUNK, Kit, file, kit, sha256};
 use securesend_core::{
     Attachment, DownloadRequest, Downloader, ErrorKind, Expiry, Progress, ProgressEvent,
     SecureMailer, SecureMessage, SendStatus, UploadRequest, Uploader,
@@ -20,6 +20,28 @@ fn rule(route: &str, action: FaultAction) -> FaultRule {
 }
 
 const CHUNK_ROUTE: &str = "POST /kwupload1/rest/uploads/*";
+
+/// The first `PUT …/sendFile` is processed, but its answer is cut before any byte.
+fn lose_the_first_send_answer(k: &Kit) {
+    k.sandbox.faults().add(
+        rule(
+            "PUT /rest/mail/*/actions/sendFile",
+            FaultAction::Truncate { keep: Some(0) },
+        )
+        .nth(1),
+    );
+}
+
+/// The first `GET /rest/mail/{id}` answers `body` instead of the message's real state.
+fn show_the_message_once_as(k: &Kit, body: &'static str) {
+    k.sandbox.faults().add(
+        rule(
+            "GET /rest/mail/*",
+            FaultAction::status(200).with_body("application/json", body),
+        )
+        .nth(1),
+    );
+}
 
 #[tokio::test]
 async fn sends_zero_one_and_three_attachments_byte_for_byte() {
@@ -737,13 +759,7 @@ async fn a_lost_answer_to_the_send_that_cannot_be_checked_is_maybe_sent() {
     let k = kit().await;
     let p = k.provider();
     // The PUT is processed but its answer is cut, and the message's state cannot be read.
-    k.sandbox.faults().add(
-        rule(
-            "PUT /rest/mail/*/actions/sendFile",
-            FaultAction::Truncate { keep: Some(0) },
-        )
-        .nth(1),
-    );
+    lose_the_first_send_answer(&k);
     k.sandbox
         .faults()
         .add(rule("GET /rest/mail/*", FaultAction::status(503)));
@@ -848,23 +864,8 @@ async fn not_a_draft_after_a_lost_answer_is_checked_and_a_refusal_that_cannot_de
     // The first PUT is processed but its answer is cut; the check right after still sees a
     // draft (the service is slow to update it), so the send is tried again and the service
     // answers "not a draft": the first try sent it.
-    k.sandbox.faults().add(
-        rule(
-            "PUT /rest/mail/*/actions/sendFile",
-            FaultAction::Truncate { keep: Some(0) },
-        )
-        .nth(1),
-    );
-    k.sandbox.faults().add(
-        rule(
-            "GET /rest/mail/*",
-            FaultAction::status(200).with_body(
-                "application/json",
-                r#"{"id":"stale-view","status":"draft"}"#,
-            ),
-        )
-        .nth(1),
-    );
+    lose_the_first_send_answer(&k);
+    show_the_message_once_as(&k, r#"{"id":"stale-view","status":"draft"}"#);
     let msg = SecureMessage::builder()
         .to("ada@example.com")
         .subject("raced")
@@ -956,22 +957,10 @@ async fn a_cut_answer_to_a_creating_call_is_not_sent_again() {
 async fn a_message_in_state_error_after_a_lost_answer_may_have_been_sent() {
     let k = kit().await;
     let p = k.provider();
-    k.sandbox.faults().add(
-        rule(
-            "PUT /rest/mail/*/actions/sendFile",
-            FaultAction::Truncate { keep: Some(0) },
-        )
-        .nth(1),
-    );
-    k.sandbox.faults().add(
-        rule(
-            "GET /rest/mail/*",
-            FaultAction::status(200).with_body(
-                "application/json",
-                r#"{"id":"any","status":"error","error":"relay refused two recipients"}"#,
-            ),
-        )
-        .nth(1),
+    lose_the_first_send_answer(&k);
+    show_the_message_once_as(
+        &k,
+        r#"{"id":"any","status":"error","error":"relay refused two recipients"}"#,
     );
     let msg = SecureMessage::builder()
         .to("ada@example.com")
