@@ -87,6 +87,14 @@ pub struct Capabilities {
     pub create_folders: bool,
     /// Uploads may replace an existing file.
     pub overwrite: bool,
+
+    /// Sends record their checkpoints and mark their point of no return in the message's
+    /// [`SendJournal`](crate::SendJournal).
+    pub journal: bool,
+    /// A send whose attempt died after its point of no return can be settled by asking the
+    /// service (see [`SendJournal::committed_before`](crate::SendJournal::committed_before));
+    /// without it such a send is left in doubt.
+    pub reconcile: bool,
 }
 
 fn yes(b: bool) -> String {
@@ -133,6 +141,8 @@ impl Capabilities {
             ("upload to folder", yes(self.upload_to_folder)),
             ("create folders", yes(self.create_folders)),
             ("overwrite", yes(self.overwrite)),
+            ("journal", yes(self.journal)),
+            ("reconcile", yes(self.reconcile)),
         ]
     }
 

@@ -7,6 +7,7 @@
 //! |---|---|
 //! | roles | [`SecureMailer`], [`Uploader`], [`Downloader`]; optional [`Browser`], [`Login`], [`Inbox`], [`Composer`], [`Diagnostics`] |
 //! | a connected provider | [`Provider`], [`Capabilities`] |
+//! | surviving a crash | [`SendJournal`]: checkpoints and the point of no return, kept by the delivery queue |
 //! | what goes out | [`SecureMessage`] (built with [`MessageBuilder`]), [`Attachment`], [`FileSource`], [`UploadRequest`], [`DownloadRequest`] |
 //! | what comes back | [`SendReceipt`], [`RemoteFile`], [`Download`], [`SavedFile`] |
 //! | failures | [`Error`], [`ErrorKind`] |
@@ -49,6 +50,7 @@ pub mod file;
 mod hash_threads;
 pub mod http;
 mod inbox;
+pub mod journal;
 mod message;
 pub mod names;
 mod progress;
@@ -67,6 +69,7 @@ pub use download::{ByteStream, Download, SavedFile, StreamedFile};
 pub use error::{Error, ErrorKind, Result, clean_service_text};
 pub use file::{Attachment, BoxReader, CheckedFile, FileSource};
 pub use inbox::{InboxQuery, ReceivedMessage};
+pub use journal::SendJournal;
 pub use message::{
     Delivery, Expiry, IntoAddress, MessageBuilder, Priority, SecureMessage, SendOptions,
     check_header_text,

@@ -1,6 +1,7 @@
 //! Messages to send: recipients, subject, bodies, attachments and delivery options.
 
 use std::convert::Infallible;
+use std::sync::Arc;
 
 use time::{Date, OffsetDateTime};
 
@@ -8,6 +9,7 @@ use crate::address::Address;
 use crate::cancel::Cancel;
 use crate::error::{Error, Result};
 use crate::file::{Attachment, CheckedFile};
+use crate::journal::SendJournal;
 use crate::progress::Progress;
 use crate::secret::Secret;
 
@@ -168,6 +170,7 @@ pub struct SecureMessage {
     options: SendOptions,
     progress: Option<Progress>,
     cancel: Cancel,
+    journal: Option<Arc<dyn SendJournal>>,
 }
 
 impl SecureMessage {
@@ -229,6 +232,24 @@ impl SecureMessage {
     /// gave one with [`MessageBuilder::cancel_on`]).
     pub fn cancel(&self) -> &Cancel {
         &self.cancel
+    }
+
+    /// The journal this send records its progress in, when its caller keeps one (the
+    /// delivery queue); see [`SendJournal`].
+    pub fn journal(&self) -> Option<&Arc<dyn SendJournal>> {
+        self.journal.as_ref()
+    }
+
+    /// Lets `journal` record this send's checkpoints and its point of no return.
+    pub fn with_journal(mut self, journal: Arc<dyn SendJournal>) -> Self {
+        self.journal = Some(journal);
+        self
+    }
+
+    /// Lets `cancel` interrupt this send (see [`MessageBuilder::cancel_on`]).
+    pub fn with_cancel(mut self, cancel: Cancel) -> Self {
+        self.cancel = cancel;
+        self
     }
 }
 
@@ -468,6 +489,7 @@ impl MessageBuilder {
             options: self.options,
             progress: self.progress,
             cancel: self.cancel,
+            journal: None,
         })
     }
 }

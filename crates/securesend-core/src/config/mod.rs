@@ -45,6 +45,7 @@ pub struct ConfigFile {
     base_dir: PathBuf,
     default: Option<String>,
     profiles: BTreeMap<String, toml::Table>,
+    queue: Option<toml::Table>,
 }
 
 impl fmt::Debug for ConfigFile {
@@ -54,6 +55,10 @@ impl fmt::Debug for ConfigFile {
             .field("path", &self.path)
             .field("default", &self.default)
             .field("profiles", &self.profiles.keys().collect::<Vec<_>>())
+            .field(
+                "queue",
+                &self.queue.as_ref().map(|q| q.keys().collect::<Vec<_>>()),
+            )
             .finish()
     }
 }
@@ -89,6 +94,7 @@ impl ConfigFile {
         })?;
         let mut default = None;
         let mut profiles = BTreeMap::new();
+        let mut queue = None;
         for (key, value) in table {
             match key.as_str() {
                 "default" => match value {
@@ -108,9 +114,15 @@ impl ConfigFile {
                         profiles.insert(name, p);
                     }
                 }
+                "queue" => {
+                    let toml::Value::Table(t) = value else {
+                        return Err(Error::config("`queue` must be a table ([queue])"));
+                    };
+                    queue = Some(t);
+                }
                 other => {
                     return Err(Error::config(format!(
-                        "unknown key `{other}` at the top level; expected `default` or `profiles`"
+                        "unknown key `{other}` at the top level; expected `default`, `profiles` or `queue`"
                     )));
                 }
             }
@@ -127,7 +139,18 @@ impl ConfigFile {
             base_dir: base_dir.into(),
             default,
             profiles,
+            queue,
         })
+    }
+
+    /// The `[queue]` table, as written: the delivery queue reads (and checks) its own keys.
+    pub fn queue_table(&self) -> Option<&toml::Table> {
+        self.queue.as_ref()
+    }
+
+    /// The directory relative paths in the file are resolved against (the file's own).
+    pub fn base_dir(&self) -> &Path {
+        &self.base_dir
     }
 
     /// Finds the configuration file: `explicit` (from `--config`), else the file named by
