@@ -286,6 +286,23 @@ impl JobSpec {
 }
 
 /// SHA-256 over the canonical form of `[profile, provider, spec]`.
+impl JobSpec {
+    /// Like [`JobSpec::new`], with the fingerprint taken over `content` instead of `spec`: for
+    /// specs that hold what differs between two enqueues of the same message (where its files
+    /// were staged), so that an idempotency key matches on what is sent.
+    pub fn with_content(
+        profile: impl Into<String>,
+        provider: impl Into<String>,
+        spec: Value,
+        content: &Value,
+    ) -> Result<Self, Error> {
+        let mut job = JobSpec::new(profile, provider, Value::Null)?;
+        job.fingerprint = fingerprint(&job.profile, &job.provider, content);
+        job.spec = spec;
+        Ok(job)
+    }
+}
+
 fn fingerprint(profile: &str, provider: &str, spec: &Value) -> String {
     let mut text = String::new();
     canonical_json(

@@ -12,17 +12,26 @@
 //! facade's `Queue::open`. A job's payload is, for now, an opaque JSON spec with its fingerprint.
 #![deny(missing_docs)]
 
+pub mod blobs;
 mod common;
+pub mod config;
 pub mod job;
 pub mod postgres;
+mod queue;
+pub mod spec;
 pub mod sqlite;
 pub mod state;
 pub mod storage;
+pub mod worker;
 
+pub use blobs::{BlobStore, Stage, StagedFile};
 pub use common::RETRIES_EXHAUSTED;
+pub use config::QueueConfig;
 pub use job::{EnqueueOptions, JobId, JobSpec, JobState, Phase};
 pub use postgres::PostgresStorage;
+pub use queue::{Queue, redact_url};
 pub use sqlite::SqliteStorage;
 pub use storage::{
     Claimed, Inserted, Job, JobEvent, Outcome, QueueError, Resolution, Stats, Storage,
 };
+pub use worker::{Backoff, Connector, JobReport, Worker, WorkerOptions, WorkerSummary};

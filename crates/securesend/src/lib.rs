@@ -37,6 +37,8 @@
 //! ```
 #![deny(missing_docs)]
 
+#[cfg(feature = "queue")]
+pub mod queue;
 mod registry;
 
 use std::path::Path;
