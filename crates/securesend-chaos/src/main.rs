@@ -258,6 +258,7 @@ fn describe(mix: &FaultMix) -> String {
                 }
                 FaultAction::Truncate { .. } => "truncated answer".into(),
                 FaultAction::Delay(d) => format!("{} ms delay", d.as_millis()),
+                FaultAction::HoldAnswer(d) => format!("answer held {} ms", d.as_millis()),
             };
             format!("{what} {w}/{total}")
         })

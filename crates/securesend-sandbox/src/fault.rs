@@ -42,6 +42,9 @@ pub enum FaultAction {
     },
     /// Wait this long (on the sandbox clock), then handle the request normally.
     Delay(Duration),
+    /// Handle the request, then wait this long before answering: the service has acted and the
+    /// client does not know it yet (for killing a client just after its point of no return).
+    HoldAnswer(Duration),
 }
 
 /// An injected answer.
@@ -278,10 +281,17 @@ pub enum AppliedFault {
         /// What chose it.
         source: FaultSource,
     },
+    /// The request was handled and its answer held back.
+    HoldAnswer {
+        /// The hold in milliseconds.
+        ms: u64,
+        /// What chose it.
+        source: FaultSource,
+    },
 }
 
 impl AppliedFault {
-    /// A short name: `status`, `drop`, `drop_after_body`, `truncate` or `delay`.
+    /// A short name: `status`, `drop`, `drop_after_body`, `truncate`, `delay` or `hold_answer`.
     pub fn kind(&self) -> &'static str {
         match self {
             AppliedFault::Status { .. } => "status",
@@ -289,6 +299,7 @@ impl AppliedFault {
             AppliedFault::DropAfterBody { .. } => "drop_after_body",
             AppliedFault::Truncate { .. } => "truncate",
             AppliedFault::Delay { .. } => "delay",
+            AppliedFault::HoldAnswer { .. } => "hold_answer",
         }
     }
 }

@@ -311,6 +311,7 @@ async fn handle(
     let mut body = TapBody::new(body, journal.clone(), seq, shared.hash_bodies);
     let mut applied = None;
     let mut truncate = None;
+    let mut hold = None;
 
     if let Some(Decision { action, source }) = decision {
         match action {
@@ -356,6 +357,7 @@ async fn handle(
                 return Ok(response);
             }
             FaultAction::Truncate { keep } => truncate = Some((keep, source)),
+            FaultAction::HoldAnswer(d) => hold = Some((d, source)),
         }
     }
 
@@ -367,6 +369,16 @@ async fn handle(
         Err(never) => match never {},
     };
     let (mut response, route) = take_route(response);
+    if let Some((d, source)) = hold {
+        let fault = AppliedFault::HoldAnswer {
+            ms: d.as_millis().try_into().unwrap_or(u64::MAX),
+            source,
+        };
+        // Recorded before waiting, so a test sees that the service has acted.
+        journal.update(seq, |e| e.fault = Some(fault.clone()));
+        applied = Some(fault);
+        clock.sleep(d).await;
+    }
 
     if let Some((keep, source)) = truncate {
         match truncate_response(response, keep, &method).await {
