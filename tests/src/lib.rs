@@ -21,6 +21,7 @@ mod bad_config;
 mod bad_input;
 mod browse;
 mod files;
+mod journal;
 mod local;
 mod recipients;
 mod round_trip;
@@ -34,6 +35,9 @@ pub use bad_config::{GoodProfile, bad_config};
 pub use bad_input::{bad_input_matrix, size_changes};
 pub use browse::browse;
 pub use files::{TestFiles, sha256_file};
+pub use journal::{
+    TAKEN_OVER, failing_journal_sends_nothing, journal_marks_the_point_of_no_return,
+};
 pub use local::LocalObserver;
 pub use recipients::recipients_once_in_ascii;
 pub use round_trip::{LARGE, boundary_sizes, round_trips};
@@ -65,6 +69,9 @@ pub trait Observer: Send + Sync {
     /// Every address the service delivered a sent message to (to, cc and bcc alike), as the
     /// service recorded it.
     async fn recipients(&self, receipt: &SendReceipt) -> Vec<String>;
+
+    /// How many messages the service has delivered since it started, all told.
+    async fn deliveries(&self) -> u64;
 }
 
 /// A provider under test.

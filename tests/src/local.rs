@@ -94,4 +94,16 @@ impl Observer for LocalObserver {
         let stored: SendReceipt = serde_json::from_slice(&bytes).expect("receipt.json parses");
         stored.recipients
     }
+
+    async fn deliveries(&self) -> u64 {
+        // A message is delivered once its directory has its final name; `.tmp-<id>` is one
+        // being written.
+        let Ok(outbox) = std::fs::read_dir(self.root.join("outbox")) else {
+            return 0;
+        };
+        outbox
+            .map(|e| e.expect("read the outbox"))
+            .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
+            .count() as u64
+    }
 }

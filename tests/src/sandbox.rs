@@ -71,4 +71,8 @@ impl Observer for SandboxObserver {
         });
         mail.recipients().map(str::to_owned).collect()
     }
+
+    async fn deliveries(&self) -> u64 {
+        self.outbox.delivered_total()
+    }
 }

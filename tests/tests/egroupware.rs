@@ -101,3 +101,48 @@ async fn browses() {
     let (_sandbox, t) = target().await;
     c::browse(&t, 7, 3).await;
 }
+
+/// `POST /groupdav.php/mail` requests (sends and compose windows, not attachment uploads).
+fn mail_posts(sandbox: &Sandbox) -> usize {
+    sandbox
+        .journal()
+        .snapshot()
+        .iter()
+        .filter(|e| e.method == "POST" && e.path.contains("/groupdav.php/mail"))
+        .filter(|e| !e.path.contains("/mail/attachments/"))
+        .count()
+}
+
+/// The `POST /mail` is the point of no return. No checkpoint is saved: upload tokens are
+/// single-use, so a take-over before it uploads afresh.
+#[tokio::test]
+async fn journal_marks_the_point_of_no_return() {
+    let (sandbox, t) = target().await;
+    assert!(
+        !t.provider.capabilities().reconcile,
+        "no lookup of a sent message"
+    );
+    let saved = c::journal_marks_the_point_of_no_return(&t).await;
+    assert!(saved.is_empty(), "checkpoints saved: {saved:?}");
+    assert_eq!(mail_posts(&sandbox), 1);
+}
+
+/// A refused point of no return makes no `POST /mail`. The uploaded attachment stays in
+/// EGroupware's temporary folder, which has no request to delete it, and the error says so.
+#[tokio::test]
+async fn failing_journal_sends_nothing() {
+    let (sandbox, t) = target().await;
+    let stored = sandbox.store().len();
+    let e = c::failing_journal_sends_nothing(&t).await;
+    assert_eq!(mail_posts(&sandbox), 0, "the send was posted");
+    assert_eq!(
+        sandbox.store().len(),
+        stored + 1,
+        "what the send stored besides its one attachment upload"
+    );
+    assert!(
+        e.to_string()
+            .contains("the 1 attachment(s) already uploaded stay in EGroupware's temporary folder"),
+        "{e}"
+    );
+}

@@ -100,3 +100,41 @@ async fn browses() {
     let dir = tempfile::tempdir().unwrap();
     c::browse(&target(dir.path()), 7, 3).await;
 }
+
+/// The rename into the outbox is the point of no return. No checkpoint is saved: a take-over
+/// before it writes the message afresh.
+#[tokio::test]
+async fn journal_marks_the_point_of_no_return() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = target(dir.path());
+    assert!(
+        !t.provider.capabilities().reconcile,
+        "no lookup of a stored message"
+    );
+    let saved = c::journal_marks_the_point_of_no_return(&t).await;
+    assert!(saved.is_empty(), "checkpoints saved: {saved:?}");
+}
+
+/// A refused point of no return leaves no staged message, no entry under `sent/` and nothing
+/// in the staging folder; only the content blob stays, as after any failed send (an identical
+/// file stored concurrently may share it).
+#[tokio::test]
+async fn failing_journal_sends_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("data");
+    let e = c::failing_journal_sends_nothing(&target(&root)).await;
+    assert!(e.to_string().contains("not sent"), "{e}");
+    let left: Vec<_> = walkdir::WalkDir::new(&root)
+        .into_iter()
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_type().is_file())
+        .map(|e| e.path().strip_prefix(&root).unwrap().to_owned())
+        .collect();
+    assert_eq!(left.len(), 1, "files left: {left:?}");
+    assert!(left[0].starts_with("files/blobs"), "files left: {left:?}");
+    let outbox: Vec<_> = std::fs::read_dir(root.join("outbox"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(outbox.is_empty(), "the outbox keeps {outbox:?}");
+}

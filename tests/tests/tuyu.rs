@@ -17,7 +17,14 @@ fn fields(sandbox: &Sandbox) -> Table {
 }
 
 async fn target() -> (Sandbox, c::Target) {
-    let sandbox = Sandbox::start(&Tuyu::default(), SandboxOptions::default())
+    let (sandbox, _tuyu, target) = target_and_site().await;
+    (sandbox, target)
+}
+
+/// The target, and the module whose site holds the folders and files.
+async fn target_and_site() -> (Sandbox, Tuyu, c::Target) {
+    let tuyu = Tuyu::default();
+    let sandbox = Sandbox::start(&tuyu, SandboxOptions::default())
         .await
         .expect("the sandbox starts");
     let profile = ProfileConfig::new("conformance", "tuyu", fields(&sandbox), ".");
@@ -25,7 +32,17 @@ async fn target() -> (Sandbox, c::Target) {
         provider: securesend::connect(&profile).expect("tuyu connects"),
         observer: Box::new(c::SandboxObserver::new(&sandbox)),
     };
-    (sandbox, target)
+    (sandbox, tuyu, target)
+}
+
+/// Requests to `path`.
+fn count(sandbox: &Sandbox, method: &str, path: &str) -> usize {
+    sandbox
+        .journal()
+        .snapshot()
+        .iter()
+        .filter(|e| e.method == method && e.path == path)
+        .count()
 }
 
 /// `file_upload` has no chunked protocol: the file is one multipart part streamed in reads of
@@ -112,4 +129,45 @@ async fn browses() {
         "the sandbox's profile starts folder paths in the workspace"
     );
     c::browse(&t, 55, 50).await;
+}
+
+/// `file_send` is the point of no return. No checkpoint is saved: a take-over before it
+/// uploads afresh (the failed attempt's uploads are removed, or, after a crash, stay in a
+/// message folder of their own).
+#[tokio::test]
+async fn journal_marks_the_point_of_no_return() {
+    let (sandbox, t) = target().await;
+    assert!(
+        !t.provider.capabilities().reconcile,
+        "no lookup of a sent message"
+    );
+    let saved = c::journal_marks_the_point_of_no_return(&t).await;
+    assert!(saved.is_empty(), "checkpoints saved: {saved:?}");
+    assert_eq!(count(&sandbox, "POST", "/api/file_send"), 1);
+}
+
+/// A refused point of no return makes no `file_send` and removes what the send made: the
+/// site holds the same folders and files as before it, and the store the same bytes.
+#[tokio::test]
+async fn failing_journal_sends_nothing() {
+    let (sandbox, tuyu, t) = target_and_site().await;
+    let entries = tuyu.site().entries().len();
+    let stored = sandbox.store().len();
+    c::failing_journal_sends_nothing(&t).await;
+    assert_eq!(
+        count(&sandbox, "POST", "/api/file_send"),
+        0,
+        "the send was posted"
+    );
+    assert_eq!(
+        count(&sandbox, "POST", "/api/file_upload"),
+        1,
+        "the file was uploaded"
+    );
+    assert_eq!(
+        tuyu.site().entries().len(),
+        entries,
+        "what the send made stays"
+    );
+    assert_eq!(sandbox.store().len(), stored, "stored bytes stay");
 }

@@ -119,6 +119,10 @@ pub fn capabilities_for(edition: Edition) -> Capabilities {
     c.browse = true;
     c.create_folders = true;
     c.overwrite = true;
+    // EGroupware documents no lookup of a sent message, so a send whose attempt died after
+    // its `POST /mail` is left in doubt.
+    c.journal = true;
+    c.reconcile = false;
     c
 }
 

@@ -6,6 +6,8 @@
 //! answer lost after it left is [`Error::maybe_sent`] (unless the attachments settle it). That
 //! POST is never repeated. When its outcome is unknown (the connection broke after the request left),
 //! the uploaded attachments tell: EGroupware deletes them only after a successful send.
+//! A message with a journal ([`SecureMessage::journal`]) has its point of no return marked
+//! there immediately before that POST; a journal that refuses stops the send unsent.
 
 use securesend_core::{
     CheckedFile, Delivery, Error, Priority, RemoteFile, Result, SecureMessage, SendReceipt,
@@ -363,7 +365,7 @@ impl EgroupwareProvider {
             let (token, remote) = match uploaded {
                 Ok(done) => done,
                 Err(e) if e.is_cancelled() => {
-                    return Err(interrupted(e, mode, tokens.len(), Some(name)));
+                    return Err(stopped(e, mode, tokens.len(), Some(name)));
                 }
                 Err(e) => return Err(e.not_sent()),
             };
@@ -426,7 +428,13 @@ impl EgroupwareProvider {
             .cancel()
             .check("the send, before EGroupware was asked to send it,")
         {
-            return Err(interrupted(e, mode, tokens.len(), None));
+            return Err(stopped(e, mode, tokens.len(), None));
+        }
+        // A compose window delivers nothing, so only a send has a point of no return.
+        if let (Mode::Send, Some(journal)) = (mode, message.journal()) {
+            if let Err(e) = journal.point_of_no_return().await {
+                return Err(stopped(e, mode, tokens.len(), None));
+            }
         }
         let status = match mode {
             Mode::Send => SendStatus::Sent,
@@ -557,9 +565,10 @@ impl EgroupwareProvider {
     }
 }
 
-/// A send stopped on its cancellation before the `POST /mail`: nothing was sent; `uploaded`
-/// attachments stay in EGroupware's temporary folder, which has no request to delete them.
-fn interrupted(e: Error, mode: Mode, uploaded: usize, in_flight: Option<&str>) -> Error {
+/// A send stopped before the `POST /mail`, on its cancellation or by its journal: nothing was
+/// sent; `uploaded` attachments stay in EGroupware's temporary folder, which has no request to
+/// delete them.
+fn stopped(e: Error, mode: Mode, uploaded: usize, in_flight: Option<&str>) -> Error {
     // The upload under way may have been stored whole before its answer came back.
     let left = match (uploaded, in_flight) {
         (0, None) => "nothing had been uploaded".to_owned(),

@@ -439,6 +439,25 @@ async fn compose_window_and_an_offline_user() {
     assert_eq!(env.sb.outbox().count(), 0, "a compose window sends nothing");
 }
 
+/// A compose window delivers nothing, so it has no point of no return: a journal attached to
+/// it is not marked, and the window opens.
+#[tokio::test]
+async fn a_compose_window_is_no_point_of_no_return() {
+    let env = start().await;
+    let journal = Arc::new(securesend_core::journal::MemoryJournal::default());
+    let msg = SecureMessage::builder()
+        .to("ada@example.com")
+        .subject("draft")
+        .build()
+        .unwrap()
+        .with_journal(journal.clone());
+    let receipt = env.provider().compose(msg).await.unwrap();
+    assert_eq!(receipt.status, SendStatus::Composing);
+    assert_eq!(env.control.windows().len(), 1);
+    assert!(!journal.passed_point_of_no_return());
+    assert_eq!(env.sb.outbox().count(), 0);
+}
+
 #[tokio::test]
 async fn identities_by_sender_address_and_configuration() {
     let env = start().await;

@@ -35,7 +35,7 @@ impl LocalProvider {
             )
             .await;
         let result = match staged {
-            Ok(receipt) => self.deliver(&staging, &id).await.map(|()| receipt),
+            Ok(receipt) => self.deliver(&msg, &staging, &id).await.map(|()| receipt),
             Err(e) => Err(e),
         };
         if let Err(e) = result {
@@ -55,7 +55,12 @@ impl LocalProvider {
     }
 
     /// Moves the staged message into the outbox, where readers see it whole.
-    async fn deliver(&self, staging: &Path, id: &str) -> Result<()> {
+    async fn deliver(&self, msg: &SecureMessage, staging: &Path, id: &str) -> Result<()> {
+        // A journal that can no longer vouch for this send (another worker took it over)
+        // stops it here, while the message is still only staged.
+        if let Some(journal) = msg.journal() {
+            journal.point_of_no_return().await?;
+        }
         let final_dir = self.root.join("outbox").join(id);
         tokio::fs::rename(staging, &final_dir).await.map_err(|e| {
             Error::io(

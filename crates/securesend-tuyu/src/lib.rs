@@ -96,6 +96,10 @@ pub fn capabilities() -> Capabilities {
     c.overwrite = true;
     c.browse = true;
     c.create_folders = true;
+    // Tuyu documents no lookup of a sent message, so a send whose attempt died after its
+    // `file_send` is left in doubt.
+    c.journal = true;
+    c.reconcile = false;
     c
 }
 

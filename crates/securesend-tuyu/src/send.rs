@@ -161,7 +161,8 @@ impl TuyuProvider {
     /// Sends `msg`. Its point of no return is `file_send`: every failure before it (checks,
     /// reads, the message folder, uploads, preparation) is [`Error::not_sent`], whatever the
     /// failed request did, and what was uploaded is removed; a failure of `file_send` whose
-    /// request may have been carried out is [`Error::maybe_sent`] and keeps the files.
+    /// request may have been carried out is [`Error::maybe_sent`] and keeps the files. A
+    /// message's journal has the point of no return marked immediately before `file_send`.
     pub(crate) async fn send_message(
         &self,
         msg: SecureMessage,
@@ -383,6 +384,11 @@ impl TuyuProvider {
 
         // The last safe point: past it, a cancellation waits for the service's answer.
         cancel.check(before_send).map_err(settled)?;
+        // A journal that refuses (another worker took the send over) stops it like any failure
+        // before `file_send`: the uploads are removed.
+        if let Some(journal) = msg.journal() {
+            journal.point_of_no_return().await.map_err(settled)?;
+        }
         let sent_at = AtomicI64::new(0);
         self.client
             .file_send(&fields, &sent_at)
