@@ -15,7 +15,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let provider = client.connect(None)?;
     let q = queue::open(&client, None).await?;
 
-    for (who, net) in [("ada", "3120.00"), ("grace", "3305.50"), ("alan", "2990.75")] {
+    for (who, net) in [
+        ("ada", "3120.00"),
+        ("grace", "3305.50"),
+        ("alan", "2990.75"),
+    ] {
         let message = SecureMessage::builder()
             .to(format!("{who}@example.com"))
             .subject("Your payslip for November 2026")
@@ -33,7 +37,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let job = q
             .enqueue(&profile, &provider, message, &options, Stage::Copy)
             .await?;
-        println!("{who}: job {} ({})", job.id(), if matches!(job, queue::Inserted::Created(_)) { "queued" } else { "already queued" });
+        println!(
+            "{who}: job {} ({})",
+            job.id(),
+            if matches!(job, queue::Inserted::Created(_)) {
+                "queued"
+            } else {
+                "already queued"
+            }
+        );
     }
 
     let options = WorkerOptions {
@@ -42,7 +54,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let summary = Worker::new(q.clone(), queue::connector(&client), options)
         .on_report(std::sync::Arc::new(|r: &queue::JobReport| {
-            println!("job {} {}: {}", r.job, r.outcome, r.message_id.as_deref().unwrap_or("-"));
+            println!(
+                "job {} {}: {}",
+                r.job,
+                r.outcome,
+                r.message_id.as_deref().unwrap_or("-")
+            );
         }))
         .run(Cancel::new())
         .await?;

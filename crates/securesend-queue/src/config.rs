@@ -5,6 +5,8 @@
 //! url = "postgres://securesend@db.example.com/securesend"   # default: SQLite under the data dir
 //! blobs = "/mnt/shared/securesend-blobs"                     # default: beside the SQLite file
 //! blob_retention = "0s"                                      # keep staged files after the job ends
+//! retry_base = "30s"                                         # first retry delay (doubles, jitter)
+//! retry_max = "1h"                                           # longest retry delay
 //!
 //! [queue.profiles.work]        # per profile (by profile name)
 //! max_attempts = 10            # failed attempts before the job fails for good
@@ -39,6 +41,12 @@ pub struct QueueConfig {
     /// How long staged files are kept after their job ended.
     #[serde(default, deserialize_with = "duration")]
     pub blob_retention: Option<Duration>,
+    /// The first retry's delay bound (default 30 s; doubled per failure, with full jitter).
+    #[serde(default, deserialize_with = "duration")]
+    pub retry_base: Option<Duration>,
+    /// The longest retry delay (default 1 h).
+    #[serde(default, deserialize_with = "duration")]
+    pub retry_max: Option<Duration>,
     /// Limits per profile name.
     #[serde(default)]
     pub profiles: BTreeMap<String, ProfileLimits>,

@@ -172,7 +172,16 @@ impl fmt::Debug for Worker {
 
 impl Worker {
     /// A worker over `queue`, connecting profiles through `connector`.
-    pub fn new(queue: Queue, connector: Arc<dyn Connector>, options: WorkerOptions) -> Self {
+    /// Retry delays the options leave at their default come from `[queue] retry_base` and
+    /// `retry_max`.
+    pub fn new(queue: Queue, connector: Arc<dyn Connector>, mut options: WorkerOptions) -> Self {
+        if options.backoff == Backoff::default() {
+            let config = queue.config();
+            options.backoff = Backoff {
+                base: config.retry_base.unwrap_or(options.backoff.base),
+                max: config.retry_max.unwrap_or(options.backoff.max),
+            };
+        }
         Worker {
             queue,
             connector,

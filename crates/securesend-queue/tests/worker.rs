@@ -64,13 +64,20 @@ impl Mailer {
 #[async_trait]
 impl SecureMailer for Mailer {
     async fn send(&self, message: SecureMessage) -> securesend_core::Result<SendReceipt> {
-        let journal = message.journal().expect("the worker hands every send a journal");
+        let journal = message
+            .journal()
+            .expect("the worker hands every send a journal");
         self.calls.lock().unwrap().push(CallSeen {
             subject: message.subject().to_owned(),
             resume: journal.resume(),
             committed_before: journal.committed_before(),
         });
-        let step = self.script.lock().unwrap().pop_front().unwrap_or(Step::Deliver);
+        let step = self
+            .script
+            .lock()
+            .unwrap()
+            .pop_front()
+            .unwrap_or(Step::Deliver);
         journal.save(json!({"step": format!("{step:?}")})).await?;
         match step {
             Step::Deliver => {}
@@ -87,7 +94,9 @@ impl SecureMailer for Mailer {
             }
             Step::WaitForCancel => {
                 message.cancel().cancelled().await;
-                return Err(Error::new(ErrorKind::Cancelled, "stopped; nothing was sent").not_sent());
+                return Err(
+                    Error::new(ErrorKind::Cancelled, "stopped; nothing was sent").not_sent(),
+                );
             }
         }
         journal.point_of_no_return().await?;
@@ -142,7 +151,9 @@ struct Setup {
 
 async fn setup() -> Setup {
     let dir = tempfile::tempdir().unwrap();
-    let storage = SqliteStorage::open(dir.path().join("queue.db")).await.unwrap();
+    let storage = SqliteStorage::open(dir.path().join("queue.db"))
+        .await
+        .unwrap();
     let blobs = dir.path().join("blobs");
     let queue = Queue::from_parts(
         Arc::new(storage),
@@ -242,7 +253,12 @@ async fn every_job_is_delivered_once_with_its_files_and_its_blobs_are_removed() 
     for id in ids {
         let (job, history) = s.queue.show(id).await.unwrap();
         assert_eq!(job.state, JobState::Sent);
-        assert!(job.receipt.unwrap()["message_id"].as_str().unwrap().starts_with("m-"));
+        assert!(
+            job.receipt.unwrap()["message_id"]
+                .as_str()
+                .unwrap()
+                .starts_with("m-")
+        );
         let events: Vec<_> = history.iter().map(|e| e.event.as_str()).collect();
         assert_eq!(events.first(), Some(&"enqueued"));
         assert!(events.contains(&"committing"), "{events:?}");
@@ -269,7 +285,10 @@ async fn a_retryable_failure_before_the_point_of_no_return_is_tried_again() {
     // The second attempt was handed the first one's checkpoint.
     let calls = mailer.calls();
     assert_eq!(calls.len(), 2);
-    assert_eq!(calls[1].resume, Some(json!({"step": "FailBefore(Unavailable, None)"})));
+    assert_eq!(
+        calls[1].resume,
+        Some(json!({"step": "FailBefore(Unavailable, None)"}))
+    );
 }
 
 #[tokio::test]
@@ -425,8 +444,7 @@ async fn die_holding(s: &Setup, committing: bool) {
 }
 
 #[tokio::test]
-async fn a_job_whose_worker_died_before_the_point_of_no_return_is_taken_over_from_its_checkpoint()
-{
+async fn a_job_whose_worker_died_before_the_point_of_no_return_is_taken_over_from_its_checkpoint() {
     let s = setup().await;
     let mailer = Mailer::with([]);
     let fake = Fake {
@@ -509,5 +527,8 @@ async fn two_workers_never_run_the_same_job() {
     subjects.sort();
     let mut expected: Vec<_> = (0..40).map(|i| format!("n{i}")).collect();
     expected.sort();
-    assert_eq!(subjects, expected, "a job was delivered twice or not at all");
+    assert_eq!(
+        subjects, expected,
+        "a job was delivered twice or not at all"
+    );
 }
