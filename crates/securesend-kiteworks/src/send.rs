@@ -10,6 +10,10 @@
 //! Step 3 is never repeated blindly: when its outcome is unknown (the connection broke, the
 //! service failed), `GET /rest/mail/{id}` says whether the message left; only a message still a
 //! draft is sent again, and one whose state cannot be learnt is reported as may have been sent.
+//!
+//! A message with a [`SendJournal`](securesend_core::SendJournal) records its draft and each
+//! stored attachment there, and marks the point of no return just before step 3, so that
+//! another process can take the send over (`checkpoint.rs`, `reconcile.rs`).
 
 use futures::StreamExt;
 use time::OffsetDateTime;
