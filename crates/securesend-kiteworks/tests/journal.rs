@@ -337,6 +337,36 @@ async fn a_send_killed_after_its_point_of_no_return_is_sent_once_and_never_afres
 }
 
 #[tokio::test]
+async fn a_put_refused_as_not_a_draft_after_the_point_of_no_return_is_the_earlier_send_landing() {
+    let k = kit().await;
+    let first = Arc::new(Scripted::default());
+    let receipt = k
+        .provider()
+        .send(message("late", first.clone()))
+        .await
+        .unwrap();
+    // The earlier attempt's PUT lands between this attempt's look at the message (still a
+    // draft) and its own PUT, which the service then refuses as not a draft.
+    let draft_view = serde_json::json!({"id": receipt.message_id, "status": "draft"}).to_string();
+    k.sandbox.faults().add(
+        rule(
+            "GET /rest/mail/*",
+            FaultAction::status(200).with_body("application/json", draft_view),
+        )
+        .nth(1),
+    );
+    let second = Arc::new(MemoryJournal::resuming(Some(first.last()), true));
+    let again = k.provider().send(message("late", second)).await.unwrap();
+    assert_eq!(again.message_id, receipt.message_id);
+    assert_eq!(
+        k.count("PUT", "/actions/sendFile"),
+        2,
+        "one sent, one refused"
+    );
+    assert_delivered_once(&k, &receipt);
+}
+
+#[tokio::test]
 async fn a_checkpoint_whose_draft_is_gone_is_in_doubt_after_the_point_and_afresh_before() {
     let k = kit().await;
     // The first attempt fails at its last checkpoint and, as any failure before the send,
