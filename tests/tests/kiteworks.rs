@@ -156,3 +156,31 @@ async fn browses() {
     let (_sandbox, t, _state) = target().await;
     c::browse(&t, 7, 3).await;
 }
+
+/// The `PUT …/sendFile` is the point of no return; the draft and each uploaded file are
+/// checkpointed before it, and the service can be asked afterwards (`reconcile`).
+#[tokio::test]
+async fn journal_marks_the_point_of_no_return() {
+    let (sandbox, t, _state) = target().await;
+    assert!(t.provider.capabilities().reconcile, "GET /rest/mail/{{id}} settles a take-over");
+    let saved = c::journal_marks_the_point_of_no_return(&t).await;
+    assert!(!saved.is_empty(), "the draft is checkpointed");
+    assert!(saved.iter().all(|c| c["draft"].is_string()), "{saved:?}");
+    let puts = sandbox
+        .journal()
+        .snapshot()
+        .iter()
+        .filter(|e| e.method == "PUT" && e.path.ends_with("/actions/sendFile"))
+        .count();
+    assert_eq!(puts, 1);
+}
+
+/// A journal refusing before any checkpoint is kept stops the send with no `PUT` and deletes
+/// the draft (nobody else knows it).
+#[tokio::test]
+async fn failing_journal_sends_nothing() {
+    let (sandbox, t, _state) = target().await;
+    c::failing_journal_sends_nothing(&t).await;
+    let snapshot = sandbox.journal().snapshot();
+    assert!(!snapshot.iter().any(|e| e.method == "PUT"), "no PUT");
+}

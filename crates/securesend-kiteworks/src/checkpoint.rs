@@ -98,6 +98,11 @@ impl Checkpoint {
 pub(crate) struct Recorder {
     journal: Option<Arc<dyn SendJournal>>,
     current: tokio::sync::Mutex<Option<Checkpoint>>,
+    /// The journal refused a save or the point of no return after a checkpoint naming the
+    /// draft was kept: another worker may be working on that draft now.
+    handed_over: std::sync::atomic::AtomicBool,
+    /// A checkpoint naming the draft is in the queue (saved here, or the one resumed from).
+    on_record: std::sync::atomic::AtomicBool,
 }
 
 impl Recorder {
@@ -105,6 +110,8 @@ impl Recorder {
         Recorder {
             journal,
             current: tokio::sync::Mutex::new(None),
+            handed_over: std::sync::atomic::AtomicBool::new(false),
+            on_record: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -157,19 +164,37 @@ impl Recorder {
                 "the send's checkpoint cannot be written: {e}"
             ))
         })?;
-        journal
-            .save(value)
-            .await
-            .map_err(|e| e.or_provider(PROVIDER).or_operation("send"))
+        journal.save(value).await.map_err(|e| self.refused(e))?;
+        self.on_record
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// The send works on the draft of an earlier attempt's checkpoint.
+    pub(crate) fn resumed(&self) {
+        self.on_record
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// A journal refusal; once the draft is on record the draft is no longer this attempt's
+    /// alone.
+    fn refused(&self, e: securesend_core::Error) -> securesend_core::Error {
+        if self.on_record.load(std::sync::atomic::Ordering::SeqCst) {
+            self.handed_over
+                .store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+        e.or_provider(PROVIDER).or_operation("send")
+    }
+
+    /// Whether the journal refused after the draft was on record (see `handed_over`).
+    pub(crate) fn handed_over(&self) -> bool {
+        self.handed_over.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Marks the point of no return in the journal, when there is one.
     pub(crate) async fn point_of_no_return(&self) -> Result<()> {
         match &self.journal {
-            Some(j) => j
-                .point_of_no_return()
-                .await
-                .map_err(|e| e.or_provider(PROVIDER).or_operation("send")),
+            Some(j) => j.point_of_no_return().await.map_err(|e| self.refused(e)),
             None => Ok(()),
         }
     }

@@ -435,7 +435,10 @@ impl Inner {
             }
         });
         let (chunk, draft) = match &resume {
-            Some(cp) => (chunk.await, Ok(cp.draft.clone())),
+            Some(cp) => {
+                recorder.resumed();
+                (chunk.await, Ok(cp.draft.clone()))
+            }
             None => futures::join!(chunk, self.create_draft(&body, cancel)),
         };
         let draft = draft.map_err(nothing_made)?;
@@ -461,6 +464,16 @@ impl Inner {
         };
         let uploaded = match work.await {
             Ok(files) => files,
+            // The queue gave the job to another worker, which may be using this draft: it is
+            // left to that worker (only this attempt's unfinished upload sessions go).
+            Err(e) if recorder.handed_over() => {
+                self.discard_sessions(&open).await;
+                let message = format!(
+                    "{}; its draft {draft} is left to the worker that took the job over",
+                    e.message()
+                );
+                return Err(e.with_message(message));
+            }
             Err(e) => {
                 let deleted = self.abandon(&draft, &open).await;
                 if !e.is_cancelled() {
@@ -502,12 +515,17 @@ impl Inner {
     /// Gives up a draft: its unfinished upload sessions, then the draft (with the files
     /// uploaded onto it). Whether the draft is gone.
     async fn abandon(&self, draft: &str, open: &OpenSessions) -> bool {
+        self.discard_sessions(open).await;
+        self.discard_draft(draft).await
+    }
+
+    /// Discards the unfinished upload sessions of this attempt.
+    async fn discard_sessions(&self, open: &OpenSessions) {
         for id in open.take() {
             if let Err(e) = self.api.delete_upload(&id).await {
                 tracing::debug!(provider = PROVIDER, error = %e, "upload session {id} not discarded");
             }
         }
-        self.discard_draft(draft).await
     }
 
     /// Creates the draft. The call is never repeated blindly (a second draft would be an
