@@ -24,5 +24,6 @@ pub use job::{EnqueueOptions, JobId, JobSpec, JobState, Phase};
 pub use postgres::PostgresStorage;
 pub use sqlite::SqliteStorage;
 pub use storage::{
-    Claimed, Inserted, Job, JobEvent, Outcome, QueueError, Resolution, Stats, Storage,
+    ClaimRequest, Claimed, Inserted, Job, JobEvent, Outcome, ProfilePause, QueueError, Resolution,
+    Stats, Storage,
 };
