@@ -7,8 +7,8 @@ use securesend_core::{Error, ErrorKind};
 use serde_json::Value;
 use time::OffsetDateTime;
 
-use crate::job::{JobId, JobSpec, JobState, truncate};
-use crate::storage::{Inserted, Job, QueueError, Result};
+use crate::job::{JobId, JobSpec, JobState, Phase, truncate};
+use crate::storage::{ClaimRequest, Inserted, Job, ProfilePause, QueueError, Result};
 
 /// The actor recorded for operator commands (cancel, retry, resolve).
 pub(crate) const OPERATOR: &str = "operator";
@@ -136,6 +136,49 @@ pub(crate) fn job_from_row(row: &impl JobRow) -> Result<Job> {
         error_message: row.text("error_message")?,
         doubt_reason: row.text("doubt_reason")?,
         finished_at: opt_ms(row.int("finished_at")?)?,
+        deadline: opt_ms(row.int("deadline")?)?,
+        blobs_removed_at: opt_ms(row.int("blobs_removed_at")?)?,
+    })
+}
+
+/// An `(id, spec)` row.
+pub(crate) fn id_and_spec(row: &impl JobRow) -> Result<(JobId, Value)> {
+    let id = required(row.text("id")?, "id")?;
+    let id = id
+        .parse()
+        .map_err(|_| corrupt(format!("a job id {:?}", truncate(&id, 60))))?;
+    let spec = json(Some(required(row.text("spec")?, "spec")?), "spec")?.unwrap_or(Value::Null);
+    Ok((id, spec))
+}
+
+/// The `taken_over` event's detail. A committing job is handed out again only to reconcile.
+pub(crate) fn take_over_detail(previous: Option<&str>, until: Option<i64>, phase: &str) -> String {
+    if phase == Phase::Committing.as_str() {
+        return "reconcile".to_owned();
+    }
+    format!(
+        "took over from worker {} whose lease ran out at {} (phase {phase})",
+        previous.unwrap_or("(unknown)"),
+        show_time(until)
+    )
+}
+
+/// A running job's files are still in use, and a queued or in-doubt job may run again.
+pub(crate) fn check_blobs_removable(id: JobId, state: JobState) -> Result<()> {
+    if state.is_terminal() {
+        return Ok(());
+    }
+    Err(conflict(format!(
+        "job {id} is {state}: its files may be removed only once it is sent, failed or cancelled"
+    )))
+}
+
+/// A `profile_pauses` row (`profile`, `paused_until`, `pause_reason`) as a pause.
+pub(crate) fn pause_from_row(row: &impl JobRow) -> Result<ProfilePause> {
+    Ok(ProfilePause {
+        profile: required(row.text("profile")?, "profile")?,
+        until: from_ms(required(row.int("paused_until")?, "paused_until")?)?,
+        reason: row.text("pause_reason")?,
     })
 }
 
@@ -178,6 +221,89 @@ pub(crate) fn check_worker(worker: &str) -> Result<()> {
     Ok(())
 }
 
+pub(crate) fn check_claim(request: &ClaimRequest) -> Result<()> {
+    check_worker(&request.worker)?;
+    check_lease(request.lease)
+}
+
+/// Profile names as [`JobSpec::new`] accepts them.
+pub(crate) fn check_profile(profile: &str) -> Result<()> {
+    if profile.trim().is_empty() || profile.len() > 200 || profile.chars().any(char::is_control) {
+        return Err(QueueError::Other(Error::invalid_input(format!(
+            "the profile name {:?} is empty, longer than 200 bytes or has control characters",
+            truncate(profile, 60)
+        ))));
+    }
+    Ok(())
+}
+
+/// A cap of 0 would stop the profile for good without saying why; a pause says why and ends.
+pub(crate) fn check_max_in_flight(profile: &str, max: Option<u32>) -> Result<Option<i64>> {
+    match max {
+        Some(0) => Err(QueueError::Other(Error::invalid_input(format!(
+            "max_in_flight 0 for profile {:?} would never run a job: give at least 1, or pause the profile",
+            truncate(profile, 60)
+        )))),
+        other => Ok(other.map(i64::from)),
+    }
+}
+
+/// What a retryable failure does to a job.
+pub(crate) enum RetryVerdict {
+    /// Queued again.
+    Requeue,
+    /// Failed for good, with the error kind and message to store.
+    GiveUp(&'static str, String),
+}
+
+/// Attempts run out first, then age: the next try at `at + after` must not pass the deadline.
+pub(crate) fn retry_verdict(
+    failures: u32,
+    max_attempts: u32,
+    created_at: i64,
+    deadline: Option<i64>,
+    next_try: i64,
+    error: &str,
+) -> RetryVerdict {
+    if failures >= max_attempts {
+        return RetryVerdict::GiveUp(
+            RETRIES_EXHAUSTED,
+            format!("gave up after {failures} failed attempts: {error}"),
+        );
+    }
+    match deadline {
+        Some(deadline) if next_try > deadline => RetryVerdict::GiveUp(
+            ErrorKind::Timeout.as_str(),
+            format!(
+                "gave up: the job is older than its max age of {}, last error: {error}",
+                show_duration(deadline.saturating_sub(created_at))
+            ),
+        ),
+        _ => RetryVerdict::Requeue,
+    }
+}
+
+/// A length of time for messages, in the largest unit that divides it.
+pub(crate) fn show_duration(ms: i64) -> String {
+    const UNITS: [(i64, &str); 4] = [
+        (86_400_000, "d"),
+        (3_600_000, "h"),
+        (60_000, "min"),
+        (1000, "s"),
+    ];
+    for (size, unit) in UNITS {
+        if ms >= size && ms % size == 0 {
+            return format!("{} {unit}", ms / size);
+        }
+    }
+    format!("{ms} ms")
+}
+
+/// `sent` events in the last 10 minutes, per minute.
+pub(crate) fn per_minute(sent_last_10_min: i64) -> f64 {
+    sent_last_10_min.max(0) as f64 / 10.0
+}
+
 pub(crate) fn check_lease(lease: Duration) -> Result<()> {
     if lease < Duration::from_millis(1) {
         return Err(QueueError::Other(Error::invalid_input(
@@ -214,4 +340,39 @@ pub(crate) fn existing_for_key(
          use a new key for a different message",
         truncate(key, 80)
     ))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_in_their_largest_whole_unit() {
+        assert_eq!(show_duration(300), "300 ms");
+        assert_eq!(show_duration(1500), "1500 ms");
+        assert_eq!(show_duration(2000), "2 s");
+        assert_eq!(show_duration(90_000), "90 s");
+        assert_eq!(show_duration(7_200_000), "2 h");
+        assert_eq!(show_duration(172_800_000), "2 d");
+    }
+
+    #[test]
+    fn attempts_run_out_before_age() {
+        let exhausted = retry_verdict(3, 3, 0, Some(10), 20, "503");
+        assert!(
+            matches!(exhausted, RetryVerdict::GiveUp(RETRIES_EXHAUSTED, ref m)
+            if m == "gave up after 3 failed attempts: 503")
+        );
+        let old = retry_verdict(1, 3, 0, Some(60_000), 60_001, "503");
+        assert!(matches!(old, RetryVerdict::GiveUp("timed out", ref m)
+            if m == "gave up: the job is older than its max age of 1 min, last error: 503"));
+        assert!(matches!(
+            retry_verdict(1, 3, 0, Some(60_000), 60_000, "503"),
+            RetryVerdict::Requeue
+        ));
+        assert!(matches!(
+            retry_verdict(1, 3, 0, None, i64::MAX, "503"),
+            RetryVerdict::Requeue
+        ));
+    }
 }

@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::time::Duration;
 
 use securesend_core::Error;
 use serde_json::Value;
@@ -185,6 +186,9 @@ pub struct EnqueueOptions {
     pub priority: i16,
     /// How many failed attempts end the job as `failed`.
     pub max_attempts: u32,
+    /// How long after enqueuing the job may still be retried: a retryable failure whose next
+    /// try would fall later fails the job instead (`None`: no limit).
+    pub max_age: Option<Duration>,
 }
 
 impl Default for EnqueueOptions {
@@ -194,6 +198,7 @@ impl Default for EnqueueOptions {
             not_before: None,
             priority: 0,
             max_attempts: 10,
+            max_age: None,
         }
     }
 }
@@ -222,6 +227,11 @@ impl EnqueueOptions {
         if self.max_attempts == 0 {
             return Err(Error::invalid_input(
                 "max_attempts is 0: a job needs at least one attempt",
+            ));
+        }
+        if self.max_age.is_some_and(|age| age.as_millis() == 0) {
+            return Err(Error::invalid_input(
+                "max_age is under a millisecond: give the job time to run, or no max age",
             ));
         }
         Ok(())
@@ -418,11 +428,24 @@ mod tests {
                 max_attempts: 0,
                 ..Default::default()
             },
+            EnqueueOptions {
+                max_age: Some(Duration::ZERO),
+                ..Default::default()
+            },
+            EnqueueOptions {
+                max_age: Some(Duration::from_micros(999)),
+                ..Default::default()
+            },
         ];
         for options in bad {
             assert!(options.validate().unwrap_err().is_invalid_input());
         }
         assert!(EnqueueOptions::default().validate().is_ok());
+        let aged = EnqueueOptions {
+            max_age: Some(Duration::from_millis(1)),
+            ..Default::default()
+        };
+        assert!(aged.validate().is_ok());
         assert!(JobSpec::new("", "local", Value::Null).is_err());
     }
 }

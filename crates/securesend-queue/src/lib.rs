@@ -32,6 +32,7 @@ pub use postgres::PostgresStorage;
 pub use queue::{Queue, redact_url};
 pub use sqlite::SqliteStorage;
 pub use storage::{
-    Claimed, Inserted, Job, JobEvent, Outcome, QueueError, Resolution, Stats, Storage,
+    ClaimRequest, Claimed, Inserted, Job, JobEvent, Outcome, ProfilePause, QueueError, Resolution,
+    Stats, Storage,
 };
 pub use worker::{Backoff, Connector, JobReport, Worker, WorkerOptions, WorkerSummary};

@@ -20,7 +20,8 @@ use crate::common::*;
 use crate::job::{EnqueueOptions, JobId, JobSpec, JobState};
 use crate::state::allowed;
 use crate::storage::{
-    Claimed, Inserted, Job, JobEvent, Outcome, QueueError, Resolution, Result, Stats, Storage,
+    ClaimRequest, Claimed, Inserted, Job, JobEvent, Outcome, ProfilePause, QueueError, Resolution,
+    Result, Stats, Storage,
 };
 
 /// How long a caller waits for a free connection.
@@ -33,22 +34,79 @@ pub struct PostgresStorage {
 }
 
 fn migrator() -> Migrator {
-    Migrator::with_migrations(vec![Migration::new(
-        1,
-        "init".into(),
-        MigrationType::Simple,
-        include_str!("../migrations/postgres/0001_init.sql").into_sql_str(),
-        false,
-    )])
+    Migrator::with_migrations(vec![
+        Migration::new(
+            1,
+            "init".into(),
+            MigrationType::Simple,
+            include_str!("../migrations/postgres/0001_init.sql").into_sql_str(),
+            false,
+        ),
+        Migration::new(
+            2,
+            "claim limits".into(),
+            MigrationType::Simple,
+            include_str!("../migrations/postgres/0002_claim_limits.sql").into_sql_str(),
+            false,
+        ),
+    ])
 }
 
 type Tx = Transaction<'static, Postgres>;
 
+const CLOCK: &str = "SELECT (EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT";
+
 async fn now(tx: &mut Tx) -> Result<i64> {
-    sqlx::query_scalar::<_, i64>("SELECT (EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT")
+    sqlx::query_scalar::<_, i64>(CLOCK)
         .fetch_one(&mut **tx)
         .await
         .map_err(db("reading the clock"))
+}
+
+/// Runs a savepoint command; sqlx's nested transactions would borrow `tx` under another type.
+async fn savepoint(tx: &mut Tx, sql: &'static str) -> Result<()> {
+    sqlx::raw_sql(sql)
+        .execute(&mut **tx)
+        .await
+        .map_err(db("moving between claim candidates"))?;
+    Ok(())
+}
+
+/// Whether `profile` may have one more job running now. Locking its row serializes every
+/// claimer of the profile until commit, and the count that follows sees (READ COMMITTED) every
+/// claim committed before the lock was granted: the cap is exact. No row: no pause, no cap.
+async fn profile_has_room(tx: &mut Tx, profile: &str, at: i64) -> Result<bool> {
+    let limits = sqlx::query(
+        "SELECT paused_until, max_in_flight FROM profile_pauses WHERE profile = $1 FOR UPDATE",
+    )
+    .bind(profile)
+    .fetch_optional(&mut **tx)
+    .await
+    .map_err(db("locking a profile's limits"))?;
+    let Some(limits) = limits else {
+        return Ok(true);
+    };
+    let paused_until: Option<i64> = limits
+        .try_get("paused_until")
+        .map_err(db("reading a profile's limits"))?;
+    if paused_until.is_some_and(|until| until > at) {
+        return Ok(false);
+    }
+    let max: Option<i64> = limits
+        .try_get("max_in_flight")
+        .map_err(db("reading a profile's limits"))?;
+    let Some(max) = max else {
+        return Ok(true);
+    };
+    let running: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM jobs WHERE profile = $1 AND state = 'running' AND lease_until > $2",
+    )
+    .bind(profile)
+    .bind(at)
+    .fetch_one(&mut **tx)
+    .await
+    .map_err(db("counting a profile's running jobs"))?;
+    Ok(running < max)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -136,6 +194,14 @@ impl PostgresStorage {
         self.pool.begin().await.map_err(db("starting a write"))
     }
 
+    /// The database's clock, for reads.
+    async fn clock(&self) -> Result<i64> {
+        sqlx::query_scalar::<_, i64>(CLOCK)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db("reading the clock"))
+    }
+
     async fn job(&self, id: JobId) -> Result<Job> {
         let row = sqlx::query("SELECT * FROM jobs WHERE id = $1")
             .bind(id.to_string())
@@ -166,8 +232,9 @@ impl Storage for PostgresStorage {
         let id = JobId::new();
         let inserted = sqlx::query(
             "INSERT INTO jobs (id, profile, provider, state, phase, priority, idempotency_key, \
-             fingerprint, spec, created_at, not_before, updated_at, attempt, failures, max_attempts) \
-             VALUES ($1, $2, $3, 'queued', 'fresh', $4, $5, $6, $7, $8, COALESCE($9, $8), $8, 0, 0, $10) \
+             fingerprint, spec, created_at, not_before, updated_at, attempt, failures, max_attempts, \
+             deadline) \
+             VALUES ($1, $2, $3, 'queued', 'fresh', $4, $5, $6, $7, $8, COALESCE($9, $8), $8, 0, 0, $10, $11) \
              ON CONFLICT (idempotency_key) DO NOTHING",
         )
         .bind(id.to_string())
@@ -180,6 +247,7 @@ impl Storage for PostgresStorage {
         .bind(at)
         .bind(options.not_before.map(to_ms))
         .bind(i64::from(options.max_attempts))
+        .bind(options.max_age.map(|age| at.saturating_add(duration_ms(age))))
         .execute(&mut *tx)
         .await
         .map_err(db("storing the job"))?;
@@ -210,20 +278,22 @@ impl Storage for PostgresStorage {
         Ok(Inserted::Created(id))
     }
 
-    async fn claim(&self, worker: &str, lease: Duration) -> Result<Option<Claimed>> {
-        check_worker(worker)?;
-        check_lease(lease)?;
+    async fn claim(&self, request: &ClaimRequest) -> Result<Option<Claimed>> {
+        check_claim(request)?;
+        let worker = request.worker.as_str();
         let mut tx = self.write().await?;
         let at = now(&mut tx).await?;
 
         // A worker that stopped after its committing mark may have sent: never hand the job
-        // out again.
+        // out again, unless its provider can be asked what became of it.
         let stranded = sqlx::query(
             "SELECT id, attempt, worker, committing_at FROM jobs \
              WHERE state = 'running' AND phase = 'committing' AND lease_until <= $1 \
+             AND NOT (provider = ANY($2)) \
              FOR UPDATE SKIP LOCKED",
         )
         .bind(at)
+        .bind(&request.reconcile)
         .fetch_all(&mut *tx)
         .await
         .map_err(db("looking for stranded jobs"))?;
@@ -263,19 +333,42 @@ impl Storage for PostgresStorage {
             .await?;
         }
 
-        let next = sqlx::query(
-            "SELECT id, state, worker, lease_until, phase FROM jobs \
-             WHERE (state = 'queued' AND not_before <= $1) \
-                OR (state = 'running' AND lease_until <= $1) \
-             ORDER BY priority DESC, not_before, id LIMIT 1 FOR UPDATE SKIP LOCKED",
-        )
-        .bind(at)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(db("looking for a job"))?;
-        let Some(row) = next else {
-            commit(tx).await?;
-            return Ok(None);
+        // The filter's count is a snapshot that concurrent claims may have outdated; the
+        // candidate's profile is then locked and counted again. A profile found full is left
+        // for the rest of this claim, and the savepoint rollback gives back both its lock and
+        // the job's, so a claim never holds one profile's lock while waiting for another's.
+        let mut full: Vec<String> = Vec::new();
+        let row = loop {
+            savepoint(&mut tx, "SAVEPOINT claim_candidate").await?;
+            let next = sqlx::query(
+                "SELECT j.id, j.profile, j.state, j.worker, j.lease_until, j.phase FROM jobs j \
+                 LEFT JOIN profile_pauses p ON p.profile = j.profile \
+                 WHERE ((j.state = 'queued' AND j.not_before <= $1) \
+                     OR (j.state = 'running' AND j.lease_until <= $1 \
+                         AND (j.phase <> 'committing' OR j.provider = ANY($2)))) \
+                   AND NOT (j.profile = ANY($3)) \
+                   AND (p.paused_until IS NULL OR p.paused_until <= $1) \
+                   AND (p.max_in_flight IS NULL OR p.max_in_flight > (SELECT COUNT(*) FROM jobs r \
+                         WHERE r.profile = j.profile AND r.state = 'running' AND r.lease_until > $1)) \
+                 ORDER BY j.priority DESC, j.not_before, j.id LIMIT 1 FOR UPDATE OF j SKIP LOCKED",
+            )
+            .bind(at)
+            .bind(&request.reconcile)
+            .bind(&full)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db("looking for a job"))?;
+            let Some(row) = next else {
+                commit(tx).await?;
+                return Ok(None);
+            };
+            let profile: String = row.try_get("profile").map_err(db("reading a job"))?;
+            if profile_has_room(&mut tx, &profile, at).await? {
+                savepoint(&mut tx, "RELEASE SAVEPOINT claim_candidate").await?;
+                break row;
+            }
+            savepoint(&mut tx, "ROLLBACK TO SAVEPOINT claim_candidate").await?;
+            full.push(profile);
         };
         let id: String = row.try_get("id").map_err(db("reading a job"))?;
         let id: JobId = id.parse().map_err(|_| corrupt("a bad job id".to_owned()))?;
@@ -288,11 +381,7 @@ impl Storage for PostgresStorage {
             let previous: Option<String> = row.try_get("worker").map_err(db("reading a job"))?;
             let until: Option<i64> = row.try_get("lease_until").map_err(db("reading a job"))?;
             let phase: String = row.try_get("phase").map_err(db("reading a job"))?;
-            Some(format!(
-                "took over from worker {} whose lease ran out at {} (phase {phase})",
-                previous.as_deref().unwrap_or("(unknown)"),
-                show_time(until)
-            ))
+            Some(take_over_detail(previous.as_deref(), until, &phase))
         } else {
             None
         };
@@ -302,7 +391,7 @@ impl Storage for PostgresStorage {
              lease_until = $2, updated_at = $3 WHERE id = $4 RETURNING attempt",
         )
         .bind(worker)
-        .bind(at.saturating_add(duration_ms(lease)))
+        .bind(at.saturating_add(duration_ms(request.lease)))
         .bind(at)
         .bind(id.to_string())
         .fetch_one(&mut *tx)
@@ -425,22 +514,31 @@ impl Storage for PostgresStorage {
             }
             Outcome::Retry { after, error } => {
                 let error = one_line(&error);
-                let row = sqlx::query("SELECT failures, max_attempts FROM jobs WHERE id = $1")
-                    .bind(&key)
-                    .fetch_one(&mut *tx)
-                    .await
-                    .map_err(db("reading a job"))?;
+                let row = sqlx::query(
+                    "SELECT failures, max_attempts, created_at, deadline FROM jobs WHERE id = $1",
+                )
+                .bind(&key)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db("reading a job"))?;
                 let failures = u32_col(&row, "failures")?.saturating_add(1);
-                let max = u32_col(&row, "max_attempts")?;
-                if failures >= max {
-                    let message = format!("gave up after {failures} failed attempts: {error}");
+                let next_try = at.saturating_add(duration_ms(after));
+                let verdict = retry_verdict(
+                    failures,
+                    u32_col(&row, "max_attempts")?,
+                    row.int("created_at")?.unwrap_or(at),
+                    row.int("deadline")?,
+                    next_try,
+                    &error,
+                );
+                if let RetryVerdict::GiveUp(kind, message) = verdict {
                     sqlx::query(
                         "UPDATE jobs SET state = 'failed', failures = $1, error_kind = $2, \
                          error_message = $3, lease_until = NULL, finished_at = $4, updated_at = $5 \
                          WHERE id = $6",
                     )
                     .bind(i64::from(failures))
-                    .bind(RETRIES_EXHAUSTED)
+                    .bind(kind)
                     .bind(&message)
                     .bind(at)
                     .bind(at)
@@ -459,7 +557,7 @@ impl Storage for PostgresStorage {
                     )
                     .bind(i64::from(failures))
                     .bind(&error)
-                    .bind(at.saturating_add(duration_ms(after)))
+                    .bind(next_try)
                     .bind(at)
                     .bind(&key)
                     .execute(&mut *tx)
@@ -735,10 +833,114 @@ impl Storage for PostgresStorage {
         .fetch_one(&self.pool)
         .await
         .map_err(db("measuring the oldest queued job"))?;
+        let at = self.clock().await?;
+        let sends = sqlx::query(
+            "SELECT COUNT(*) AS hour, COUNT(*) FILTER (WHERE at > $2) AS ten \
+             FROM job_events WHERE event = 'sent' AND at > $1",
+        )
+        .bind(at.saturating_sub(3_600_000))
+        .bind(at.saturating_sub(600_000))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db("counting recent sends"))?;
+        let hour: i64 = sends.try_get("hour").map_err(db("counting recent sends"))?;
+        let ten: i64 = sends.try_get("ten").map_err(db("counting recent sends"))?;
         Ok(Stats {
             counts,
             oldest_queued_age: age.map(|ms| Duration::from_millis(u64::try_from(ms).unwrap_or(0))),
+            sent_last_hour: u64::try_from(hour).unwrap_or(0),
+            sends_per_minute: per_minute(ten),
+            paused: self.pauses().await?,
         })
+    }
+
+    async fn pause_profile(&self, profile: &str, after: Duration, reason: &str) -> Result<()> {
+        check_profile(profile)?;
+        let reason = Some(one_line(reason)).filter(|r| !r.is_empty());
+        let mut tx = self.write().await?;
+        let at = now(&mut tx).await?;
+        // The assignments all read the row as it was, so the reason follows the end that wins.
+        sqlx::query(
+            "INSERT INTO profile_pauses (profile, paused_until, pause_reason, updated_at) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (profile) DO UPDATE SET \
+             pause_reason = CASE WHEN profile_pauses.paused_until IS NULL \
+                 OR excluded.paused_until > profile_pauses.paused_until \
+                 THEN excluded.pause_reason ELSE profile_pauses.pause_reason END, \
+             paused_until = GREATEST(profile_pauses.paused_until, excluded.paused_until), \
+             updated_at = excluded.updated_at",
+        )
+        .bind(profile)
+        .bind(at.saturating_add(duration_ms(after)))
+        .bind(reason)
+        .bind(at)
+        .execute(&mut *tx)
+        .await
+        .map_err(db("pausing a profile"))?;
+        commit(tx).await
+    }
+
+    async fn set_max_in_flight(&self, profile: &str, max: Option<u32>) -> Result<()> {
+        check_profile(profile)?;
+        let max = check_max_in_flight(profile, max)?;
+        let mut tx = self.write().await?;
+        let at = now(&mut tx).await?;
+        sqlx::query(
+            "INSERT INTO profile_pauses (profile, max_in_flight, updated_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (profile) DO UPDATE SET max_in_flight = excluded.max_in_flight, \
+             updated_at = excluded.updated_at",
+        )
+        .bind(profile)
+        .bind(max)
+        .bind(at)
+        .execute(&mut *tx)
+        .await
+        .map_err(db("capping a profile"))?;
+        commit(tx).await
+    }
+
+    async fn pauses(&self) -> Result<Vec<ProfilePause>> {
+        let at = self.clock().await?;
+        let rows = sqlx::query(
+            "SELECT profile, paused_until, pause_reason FROM profile_pauses \
+             WHERE paused_until > $1 ORDER BY profile",
+        )
+        .bind(at)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db("listing paused profiles"))?;
+        rows.iter().map(pause_from_row).collect()
+    }
+
+    async fn blobs_due(&self, retention: Duration, limit: u32) -> Result<Vec<(JobId, Value)>> {
+        let at = self.clock().await?;
+        let rows = sqlx::query(
+            "SELECT id, spec FROM jobs WHERE state IN ('sent', 'failed', 'cancelled') \
+             AND blobs_removed_at IS NULL AND finished_at <= $1 \
+             ORDER BY finished_at, id LIMIT $2",
+        )
+        .bind(at.saturating_sub(duration_ms(retention)))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db("listing jobs whose files are due for removal"))?;
+        rows.iter().map(id_and_spec).collect()
+    }
+
+    async fn mark_blobs_removed(&self, id: JobId) -> Result<()> {
+        let mut tx = self.write().await?;
+        let at = now(&mut tx).await?;
+        let (state, _) = current(&mut tx, id).await?;
+        check_blobs_removable(id, state)?;
+        sqlx::query(
+            "UPDATE jobs SET blobs_removed_at = $1, updated_at = $1 \
+             WHERE id = $2 AND blobs_removed_at IS NULL",
+        )
+        .bind(at)
+        .bind(id.to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(db("recording removed files"))?;
+        commit(tx).await
     }
 
     async fn purge(&self, older_than: Duration) -> Result<u64> {
@@ -746,7 +948,8 @@ impl Storage for PostgresStorage {
         let at = now(&mut tx).await?;
         // The history goes with its job (ON DELETE CASCADE, foreign keys on).
         let done = sqlx::query(
-            "DELETE FROM jobs WHERE state IN ('sent', 'failed', 'cancelled') AND finished_at <= $1",
+            "DELETE FROM jobs WHERE state IN ('sent', 'failed', 'cancelled') AND finished_at <= $1 \
+             AND blobs_removed_at IS NOT NULL",
         )
         .bind(at.saturating_sub(duration_ms(older_than)))
         .execute(&mut *tx)

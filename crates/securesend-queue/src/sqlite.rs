@@ -24,7 +24,8 @@ use crate::common::*;
 use crate::job::{EnqueueOptions, JobId, JobSpec, JobState};
 use crate::state::allowed;
 use crate::storage::{
-    Claimed, Inserted, Job, JobEvent, Outcome, QueueError, Resolution, Result, Stats, Storage,
+    ClaimRequest, Claimed, Inserted, Job, JobEvent, Outcome, ProfilePause, QueueError, Resolution,
+    Result, Stats, Storage,
 };
 
 /// How long a writer waits for another process's write transaction.
@@ -38,19 +39,30 @@ pub struct SqliteStorage {
 }
 
 fn migrator() -> Migrator {
-    Migrator::with_migrations(vec![Migration::new(
-        1,
-        "init".into(),
-        MigrationType::Simple,
-        include_str!("../migrations/sqlite/0001_init.sql").into_sql_str(),
-        false,
-    )])
+    Migrator::with_migrations(vec![
+        Migration::new(
+            1,
+            "init".into(),
+            MigrationType::Simple,
+            include_str!("../migrations/sqlite/0001_init.sql").into_sql_str(),
+            false,
+        ),
+        Migration::new(
+            2,
+            "claim limits".into(),
+            MigrationType::Simple,
+            include_str!("../migrations/sqlite/0002_claim_limits.sql").into_sql_str(),
+            false,
+        ),
+    ])
 }
 
 type Tx = Transaction<'static, Sqlite>;
 
+const CLOCK: &str = "SELECT CAST(unixepoch('subsec') * 1000 AS INTEGER)";
+
 async fn now(tx: &mut Tx) -> Result<i64> {
-    sqlx::query_scalar::<_, i64>("SELECT CAST(unixepoch('subsec') * 1000 AS INTEGER)")
+    sqlx::query_scalar::<_, i64>(CLOCK)
         .fetch_one(&mut **tx)
         .await
         .map_err(db("reading the clock"))
@@ -184,6 +196,14 @@ impl SqliteStorage {
             .map_err(db("starting a write"))
     }
 
+    /// The database's clock, for reads.
+    async fn clock(&self) -> Result<i64> {
+        sqlx::query_scalar::<_, i64>(CLOCK)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db("reading the clock"))
+    }
+
     async fn job(&self, id: JobId) -> Result<Job> {
         let row = sqlx::query("SELECT * FROM jobs WHERE id = ?")
             .bind(id.to_string())
@@ -223,8 +243,9 @@ impl Storage for SqliteStorage {
         let id = JobId::new();
         sqlx::query(
             "INSERT INTO jobs (id, profile, provider, state, phase, priority, idempotency_key, \
-             fingerprint, spec, created_at, not_before, updated_at, attempt, failures, max_attempts) \
-             VALUES (?1, ?2, ?3, 'queued', 'fresh', ?4, ?5, ?6, ?7, ?8, COALESCE(?9, ?8), ?8, 0, 0, ?10)",
+             fingerprint, spec, created_at, not_before, updated_at, attempt, failures, max_attempts, \
+             deadline) \
+             VALUES (?1, ?2, ?3, 'queued', 'fresh', ?4, ?5, ?6, ?7, ?8, COALESCE(?9, ?8), ?8, 0, 0, ?10, ?11)",
         )
         .bind(id.to_string())
         .bind(spec.profile())
@@ -236,6 +257,7 @@ impl Storage for SqliteStorage {
         .bind(at)
         .bind(options.not_before.map(to_ms))
         .bind(i64::from(options.max_attempts))
+        .bind(options.max_age.map(|age| at.saturating_add(duration_ms(age))))
         .execute(&mut *tx)
         .await
         .map_err(db("storing the job"))?;
@@ -255,19 +277,22 @@ impl Storage for SqliteStorage {
         Ok(Inserted::Created(id))
     }
 
-    async fn claim(&self, worker: &str, lease: Duration) -> Result<Option<Claimed>> {
-        check_worker(worker)?;
-        check_lease(lease)?;
+    async fn claim(&self, request: &ClaimRequest) -> Result<Option<Claimed>> {
+        check_claim(request)?;
+        let worker = request.worker.as_str();
+        let reconcile = Value::from(request.reconcile.clone()).to_string();
         let mut tx = self.write().await?;
         let at = now(&mut tx).await?;
 
         // A worker that stopped after its committing mark may have sent: never hand the job
-        // out again.
+        // out again, unless its provider can be asked what became of it.
         let stranded = sqlx::query(
             "SELECT id, attempt, worker, committing_at FROM jobs \
-             WHERE state = 'running' AND phase = 'committing' AND lease_until <= ?",
+             WHERE state = 'running' AND phase = 'committing' AND lease_until <= ?1 \
+             AND provider NOT IN (SELECT value FROM json_each(?2))",
         )
         .bind(at)
+        .bind(&reconcile)
         .fetch_all(&mut *tx)
         .await
         .map_err(db("looking for stranded jobs"))?;
@@ -307,13 +332,21 @@ impl Storage for SqliteStorage {
             .await?;
         }
 
+        // BEGIN IMMEDIATE makes this transaction the only writer, so the in-flight count in
+        // the filter is exact.
         let next = sqlx::query(
-            "SELECT id, state, worker, lease_until, phase FROM jobs \
-             WHERE (state = 'queued' AND not_before <= ?1) \
-                OR (state = 'running' AND lease_until <= ?1) \
-             ORDER BY priority DESC, not_before, id LIMIT 1",
+            "SELECT j.id, j.state, j.worker, j.lease_until, j.phase FROM jobs j \
+             LEFT JOIN profile_pauses p ON p.profile = j.profile \
+             WHERE ((j.state = 'queued' AND j.not_before <= ?1) \
+                 OR (j.state = 'running' AND j.lease_until <= ?1 AND (j.phase <> 'committing' \
+                     OR j.provider IN (SELECT value FROM json_each(?2))))) \
+               AND (p.paused_until IS NULL OR p.paused_until <= ?1) \
+               AND (p.max_in_flight IS NULL OR p.max_in_flight > (SELECT COUNT(*) FROM jobs r \
+                     WHERE r.profile = j.profile AND r.state = 'running' AND r.lease_until > ?1)) \
+             ORDER BY j.priority DESC, j.not_before, j.id LIMIT 1",
         )
         .bind(at)
+        .bind(&reconcile)
         .fetch_optional(&mut *tx)
         .await
         .map_err(db("looking for a job"))?;
@@ -332,11 +365,7 @@ impl Storage for SqliteStorage {
             let previous: Option<String> = row.try_get("worker").map_err(db("reading a job"))?;
             let until: Option<i64> = row.try_get("lease_until").map_err(db("reading a job"))?;
             let phase: String = row.try_get("phase").map_err(db("reading a job"))?;
-            Some(format!(
-                "took over from worker {} whose lease ran out at {} (phase {phase})",
-                previous.as_deref().unwrap_or("(unknown)"),
-                show_time(until)
-            ))
+            Some(take_over_detail(previous.as_deref(), until, &phase))
         } else {
             None
         };
@@ -346,7 +375,7 @@ impl Storage for SqliteStorage {
              lease_until = ?, updated_at = ? WHERE id = ? RETURNING attempt",
         )
         .bind(worker)
-        .bind(at.saturating_add(duration_ms(lease)))
+        .bind(at.saturating_add(duration_ms(request.lease)))
         .bind(at)
         .bind(id.to_string())
         .fetch_one(&mut *tx)
@@ -469,22 +498,31 @@ impl Storage for SqliteStorage {
             }
             Outcome::Retry { after, error } => {
                 let error = one_line(&error);
-                let row = sqlx::query("SELECT failures, max_attempts FROM jobs WHERE id = ?")
-                    .bind(&key)
-                    .fetch_one(&mut *tx)
-                    .await
-                    .map_err(db("reading a job"))?;
+                let row = sqlx::query(
+                    "SELECT failures, max_attempts, created_at, deadline FROM jobs WHERE id = ?",
+                )
+                .bind(&key)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db("reading a job"))?;
                 let failures = u32_col(&row, "failures")?.saturating_add(1);
-                let max = u32_col(&row, "max_attempts")?;
-                if failures >= max {
-                    let message = format!("gave up after {failures} failed attempts: {error}");
+                let next_try = at.saturating_add(duration_ms(after));
+                let verdict = retry_verdict(
+                    failures,
+                    u32_col(&row, "max_attempts")?,
+                    row.int("created_at")?.unwrap_or(at),
+                    row.int("deadline")?,
+                    next_try,
+                    &error,
+                );
+                if let RetryVerdict::GiveUp(kind, message) = verdict {
                     sqlx::query(
                         "UPDATE jobs SET state = 'failed', failures = ?, error_kind = ?, \
                          error_message = ?, lease_until = NULL, finished_at = ?, updated_at = ? \
                          WHERE id = ?",
                     )
                     .bind(i64::from(failures))
-                    .bind(RETRIES_EXHAUSTED)
+                    .bind(kind)
                     .bind(&message)
                     .bind(at)
                     .bind(at)
@@ -503,7 +541,7 @@ impl Storage for SqliteStorage {
                     )
                     .bind(i64::from(failures))
                     .bind(&error)
-                    .bind(at.saturating_add(duration_ms(after)))
+                    .bind(next_try)
                     .bind(at)
                     .bind(&key)
                     .execute(&mut *tx)
@@ -779,10 +817,115 @@ impl Storage for SqliteStorage {
         .fetch_one(&self.pool)
         .await
         .map_err(db("measuring the oldest queued job"))?;
+        let at = self.clock().await?;
+        let sends = sqlx::query(
+            "SELECT COUNT(*) AS hour, COALESCE(SUM(CASE WHEN at > ?2 THEN 1 ELSE 0 END), 0) AS ten \
+             FROM job_events WHERE event = 'sent' AND at > ?1",
+        )
+        .bind(at.saturating_sub(3_600_000))
+        .bind(at.saturating_sub(600_000))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db("counting recent sends"))?;
+        let hour: i64 = sends.try_get("hour").map_err(db("counting recent sends"))?;
+        let ten: i64 = sends.try_get("ten").map_err(db("counting recent sends"))?;
         Ok(Stats {
             counts,
             oldest_queued_age: age.map(|ms| Duration::from_millis(u64::try_from(ms).unwrap_or(0))),
+            sent_last_hour: u64::try_from(hour).unwrap_or(0),
+            sends_per_minute: per_minute(ten),
+            paused: self.pauses().await?,
         })
+    }
+
+    async fn pause_profile(&self, profile: &str, after: Duration, reason: &str) -> Result<()> {
+        check_profile(profile)?;
+        let reason = Some(one_line(reason)).filter(|r| !r.is_empty());
+        let mut tx = self.write().await?;
+        let at = now(&mut tx).await?;
+        // The assignments all read the row as it was, so the reason follows the end that wins.
+        sqlx::query(
+            "INSERT INTO profile_pauses (profile, paused_until, pause_reason, updated_at) \
+             VALUES (?1, ?2, ?3, ?4) ON CONFLICT (profile) DO UPDATE SET \
+             pause_reason = CASE WHEN profile_pauses.paused_until IS NULL \
+                 OR excluded.paused_until > profile_pauses.paused_until \
+                 THEN excluded.pause_reason ELSE profile_pauses.pause_reason END, \
+             paused_until = MAX(COALESCE(profile_pauses.paused_until, excluded.paused_until), \
+                 excluded.paused_until), \
+             updated_at = excluded.updated_at",
+        )
+        .bind(profile)
+        .bind(at.saturating_add(duration_ms(after)))
+        .bind(reason)
+        .bind(at)
+        .execute(&mut *tx)
+        .await
+        .map_err(db("pausing a profile"))?;
+        commit(tx).await
+    }
+
+    async fn set_max_in_flight(&self, profile: &str, max: Option<u32>) -> Result<()> {
+        check_profile(profile)?;
+        let max = check_max_in_flight(profile, max)?;
+        let mut tx = self.write().await?;
+        let at = now(&mut tx).await?;
+        sqlx::query(
+            "INSERT INTO profile_pauses (profile, max_in_flight, updated_at) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (profile) DO UPDATE SET max_in_flight = excluded.max_in_flight, \
+             updated_at = excluded.updated_at",
+        )
+        .bind(profile)
+        .bind(max)
+        .bind(at)
+        .execute(&mut *tx)
+        .await
+        .map_err(db("capping a profile"))?;
+        commit(tx).await
+    }
+
+    async fn pauses(&self) -> Result<Vec<ProfilePause>> {
+        let at = self.clock().await?;
+        let rows = sqlx::query(
+            "SELECT profile, paused_until, pause_reason FROM profile_pauses \
+             WHERE paused_until > ? ORDER BY profile",
+        )
+        .bind(at)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db("listing paused profiles"))?;
+        rows.iter().map(pause_from_row).collect()
+    }
+
+    async fn blobs_due(&self, retention: Duration, limit: u32) -> Result<Vec<(JobId, Value)>> {
+        let at = self.clock().await?;
+        let rows = sqlx::query(
+            "SELECT id, spec FROM jobs WHERE state IN ('sent', 'failed', 'cancelled') \
+             AND blobs_removed_at IS NULL AND finished_at <= ? \
+             ORDER BY finished_at, id LIMIT ?",
+        )
+        .bind(at.saturating_sub(duration_ms(retention)))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db("listing jobs whose files are due for removal"))?;
+        rows.iter().map(id_and_spec).collect()
+    }
+
+    async fn mark_blobs_removed(&self, id: JobId) -> Result<()> {
+        let mut tx = self.write().await?;
+        let at = now(&mut tx).await?;
+        let (state, _) = current(&mut tx, id).await?;
+        check_blobs_removable(id, state)?;
+        sqlx::query(
+            "UPDATE jobs SET blobs_removed_at = ?1, updated_at = ?1 \
+             WHERE id = ?2 AND blobs_removed_at IS NULL",
+        )
+        .bind(at)
+        .bind(id.to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(db("recording removed files"))?;
+        commit(tx).await
     }
 
     async fn purge(&self, older_than: Duration) -> Result<u64> {
@@ -790,7 +933,8 @@ impl Storage for SqliteStorage {
         let at = now(&mut tx).await?;
         // The history goes with its job (ON DELETE CASCADE, foreign keys on).
         let done = sqlx::query(
-            "DELETE FROM jobs WHERE state IN ('sent', 'failed', 'cancelled') AND finished_at <= ?",
+            "DELETE FROM jobs WHERE state IN ('sent', 'failed', 'cancelled') AND finished_at <= ? \
+             AND blobs_removed_at IS NOT NULL",
         )
         .bind(at.saturating_sub(duration_ms(older_than)))
         .execute(&mut *tx)

@@ -121,6 +121,35 @@ pub struct Job {
     pub doubt_reason: Option<String>,
     /// When it reached a final state.
     pub finished_at: Option<OffsetDateTime>,
+    /// Past this it is not retried any more: `created_at` plus the max age it was enqueued with.
+    pub deadline: Option<OffsetDateTime>,
+    /// When the files staged with it were recorded as removed.
+    pub blobs_removed_at: Option<OffsetDateTime>,
+}
+
+/// What a worker asks [`Storage::claim`] for.
+#[derive(Debug, Clone)]
+pub struct ClaimRequest {
+    /// The worker's name, recorded on the job and its events.
+    pub worker: String,
+    /// How long the lease lasts from now.
+    pub lease: Duration,
+    /// Providers (by provider key, the job's `provider`) that can reconcile: a running job of
+    /// theirs whose lease ran out while `committing` is handed out again (taken_over = true,
+    /// phase still `committing`, attempt + 1, event `taken_over` with detail "reconcile") instead
+    /// of becoming `in_doubt`. Jobs of every other provider still become `in_doubt` at claim.
+    pub reconcile: Vec<String>,
+}
+
+/// A profile no worker takes jobs of until its pause ends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProfilePause {
+    /// The profile.
+    pub profile: String,
+    /// When the pause ends (the database's clock).
+    pub until: OffsetDateTime,
+    /// Why, one line.
+    pub reason: Option<String>,
 }
 
 /// A job a worker has just claimed, with its lease.
@@ -220,13 +249,19 @@ pub enum Resolution {
     Resend,
 }
 
-/// Counts per state and the age of the oldest due queued job.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Counts per state, the age of the oldest due queued job, the send rate and the pauses.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Stats {
     /// Jobs per state; every state is present, zero included.
     pub counts: BTreeMap<JobState, u64>,
     /// How long the oldest queued job that is due has waited (since its `not_before`).
     pub oldest_queued_age: Option<Duration>,
+    /// Sends recorded (`sent` events) in the last hour.
+    pub sent_last_hour: u64,
+    /// Sends recorded in the last 10 minutes, divided by 10.
+    pub sends_per_minute: f64,
+    /// Profiles paused now.
+    pub paused: Vec<ProfilePause>,
 }
 
 /// Durable job storage. Every worker write names `(id, attempt)` and fails with
@@ -239,11 +274,14 @@ pub trait Storage: Send + Sync + fmt::Debug {
     /// ([`ErrorKind::InvalidInput`], naming the key and the existing job).
     async fn insert(&self, spec: &JobSpec, options: &EnqueueOptions) -> Result<Inserted>;
 
-    /// Atomically takes the next job for `worker` for `lease`: due queued jobs by priority
-    /// (highest first), then `not_before`, then id; and running jobs whose lease ran out (a
-    /// take-over, attempt + 1). A running job whose lease ran out while `committing` is never
-    /// handed out again: it becomes `in_doubt` with the reason.
-    async fn claim(&self, worker: &str, lease: Duration) -> Result<Option<Claimed>>;
+    /// Atomically takes the next job for the request's worker and lease: due queued jobs by
+    /// priority (highest first), then `not_before`, then id; and running jobs whose lease ran
+    /// out (a take-over, attempt + 1). A running job whose lease ran out while `committing` is
+    /// handed out again only to reconcile, when its provider is in `request.reconcile`;
+    /// otherwise it becomes `in_doubt` with the reason. No job is handed out of a profile paused
+    /// now, or of one whose running jobs under a live lease number its `max_in_flight` or more;
+    /// jobs of other profiles still are.
+    async fn claim(&self, request: &ClaimRequest) -> Result<Option<Claimed>>;
 
     /// Extends the lease of `attempt` by `lease` from now.
     async fn heartbeat(&self, id: JobId, attempt: u32, lease: Duration) -> Result<()>;
@@ -276,10 +314,33 @@ pub trait Storage: Send + Sync + fmt::Debug {
     /// Jobs, oldest first, optionally only those in `state`.
     async fn list(&self, state: Option<JobState>) -> Result<Vec<Job>>;
 
-    /// Counts per state and the oldest queued age.
+    /// Counts per state, the oldest queued age, the send rate and the pauses.
     async fn stats(&self) -> Result<Stats>;
 
-    /// Removes final jobs (sent, failed, cancelled) that ended more than `older_than` ago, with
-    /// their history; returns how many.
+    /// Pauses `profile` for every worker until `after` from now (the database clock). A pause
+    /// already reaching further is kept (the later end wins). Event-free; `reason` is one line.
+    async fn pause_profile(&self, profile: &str, after: Duration, reason: &str) -> Result<()>;
+
+    /// Caps how many jobs of `profile` run at once across all workers (`None`: no cap).
+    /// A cap of 0 is refused: pause the profile instead.
+    async fn set_max_in_flight(&self, profile: &str, max: Option<u32>) -> Result<()>;
+
+    /// Profiles paused now, with their end and reason, by profile name.
+    async fn pauses(&self) -> Result<Vec<ProfilePause>>;
+
+    /// Final jobs (sent, failed, cancelled) that ended at least `retention` ago and whose blobs
+    /// are not yet marked removed, oldest first, at most `limit`: (id, spec).
+    async fn blobs_due(&self, retention: Duration, limit: u32) -> Result<Vec<(JobId, Value)>>;
+
+    /// Records that the job's blobs are gone (`blobs_removed_at`); idempotent (the first time
+    /// is kept). Only a final job's blobs may go: any other state is refused
+    /// ([`ErrorKind::Conflict`]).
+    async fn mark_blobs_removed(&self, id: JobId) -> Result<()>;
+
+    /// Removes final jobs (sent, failed, cancelled) that ended more than `older_than` ago and
+    /// whose blobs are marked removed, with their history; returns how many. A job whose blobs
+    /// are not marked stays, so its files are never orphaned: the queue calls
+    /// [`Storage::blobs_due`], removes those files and calls [`Storage::mark_blobs_removed`]
+    /// (for jobs without files too) before it purges.
     async fn purge(&self, older_than: Duration) -> Result<u64>;
 }

@@ -90,6 +90,33 @@ scenario!(committing_take_over_is_in_doubt);
 scenario!(operator_transitions);
 scenario!(history_lists_every_step);
 scenario!(stats_and_purge);
+scenario!(reconcilable_committing_take_over);
+scenario!(paused_profile_is_skipped);
+scenario!(later_pause_end_wins);
+scenario!(max_age_ends_retries);
+scenario!(blobs_are_removed_before_purge);
+scenario!(stats_count_recent_sends);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn in_flight_cap() {
+    let Some(db) = TestDb::create("in_flight_cap").await else {
+        return;
+    };
+    let mut stores = Vec::new();
+    for _ in 0..4 {
+        stores.push(db.open().await);
+    }
+    let shared: Vec<Arc<dyn Storage>> = stores
+        .iter()
+        .cloned()
+        .map(|s| Arc::new(s) as Arc<dyn Storage>)
+        .collect();
+    conformance::in_flight_cap(&shared).await;
+    for store in stores {
+        store.close().await;
+    }
+    db.drop().await;
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn eight_claimers() {

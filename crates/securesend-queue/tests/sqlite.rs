@@ -78,6 +78,117 @@ async fn purge_takes_the_history_along() {
 }
 
 #[tokio::test]
+async fn reconcilable_committing_take_over() {
+    let (_dir, store) = open().await;
+    conformance::reconcilable_committing_take_over(&store).await;
+}
+
+#[tokio::test]
+async fn paused_profile_is_skipped() {
+    let (_dir, store) = open().await;
+    conformance::paused_profile_is_skipped(&store).await;
+}
+
+#[tokio::test]
+async fn later_pause_end_wins() {
+    let (_dir, store) = open().await;
+    conformance::later_pause_end_wins(&store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn in_flight_cap() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("queue.db");
+    let mut stores: Vec<Arc<dyn Storage>> = Vec::new();
+    for _ in 0..4 {
+        stores.push(Arc::new(SqliteStorage::open(&path).await.unwrap()));
+    }
+    conformance::in_flight_cap(&stores).await;
+}
+
+#[tokio::test]
+async fn max_age_ends_retries() {
+    let (_dir, store) = open().await;
+    conformance::max_age_ends_retries(&store).await;
+}
+
+#[tokio::test]
+async fn blobs_are_removed_before_purge() {
+    let (_dir, store) = open().await;
+    conformance::blobs_are_removed_before_purge(&store).await;
+}
+
+#[tokio::test]
+async fn stats_count_recent_sends() {
+    let (_dir, store) = open().await;
+    conformance::stats_count_recent_sends(&store).await;
+}
+
+/// A file made before the claim limits existed (only 0001 applied) is brought up to date on
+/// open, and its jobs read as before.
+#[tokio::test]
+async fn a_file_from_the_first_schema_is_migrated() {
+    use sqlx::migrate::{Migration, MigrationType, Migrator};
+    use sqlx::{Connection, Row, SqlSafeStr};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("queue.db");
+    let mut conn = sqlx::sqlite::SqliteConnection::connect_with(
+        &sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(&path)
+            .create_if_missing(true),
+    )
+    .await
+    .unwrap();
+    Migrator::with_migrations(vec![Migration::new(
+        1,
+        "init".into(),
+        MigrationType::Simple,
+        include_str!("../migrations/sqlite/0001_init.sql").into_sql_str(),
+        false,
+    )])
+    .run(&mut conn)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO jobs (id, profile, provider, state, fingerprint, spec, created_at, \
+         not_before, updated_at, max_attempts) \
+         VALUES ('0190f3a2-7c1e-7d4b-9a8e-1f2d3c4b5a69', 'p', 'local', 'queued', 'f', '{\"n\":1}', \
+         1, 1, 1, 3)",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    conn.close().await.unwrap();
+
+    let store = SqliteStorage::open(&path).await.unwrap();
+    let jobs = store.list(None).await.unwrap();
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(jobs[0].spec, serde_json::json!({"n": 1}));
+    assert_eq!((jobs[0].deadline, jobs[0].blobs_removed_at), (None, None));
+    let mut conn = sqlx::sqlite::SqliteConnection::connect_with(
+        &sqlx::sqlite::SqliteConnectOptions::new().filename(&path),
+    )
+    .await
+    .unwrap();
+    let versions: Vec<i64> = sqlx::query("SELECT version FROM _sqlx_migrations ORDER BY version")
+        .fetch_all(&mut conn)
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    assert_eq!(versions, [1, 2]);
+    let index: i64 = sqlx::query(
+        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name = 'jobs_running_profile'",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap()
+    .get(0);
+    assert_eq!(index, 1);
+}
+
+#[tokio::test]
 async fn lease_expiry_and_take_over() {
     let (_dir, store) = open().await;
     conformance::lease_expiry_and_take_over(&store).await;
