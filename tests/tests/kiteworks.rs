@@ -162,7 +162,10 @@ async fn browses() {
 #[tokio::test]
 async fn journal_marks_the_point_of_no_return() {
     let (sandbox, t, _state) = target().await;
-    assert!(t.provider.capabilities().reconcile, "GET /rest/mail/{{id}} settles a take-over");
+    assert!(
+        t.provider.capabilities().reconcile,
+        "GET /rest/mail/{{id}} settles a take-over"
+    );
     let saved = c::journal_marks_the_point_of_no_return(&t).await;
     assert!(!saved.is_empty(), "the draft is checkpointed");
     assert!(saved.iter().all(|c| c["draft"].is_string()), "{saved:?}");

@@ -472,7 +472,11 @@ async fn a_journal_that_fails_stops_the_send_before_the_put() {
     assert_eq!(e.kind(), ErrorKind::Conflict, "{e}");
     assert!(e.to_string().contains("left to the worker"), "{e}");
     assert_eq!(k.count("PUT", "/actions/sendFile"), 0, "no PUT");
-    assert_eq!(k.count("DELETE", "/rest/mail/"), 1, "the handed-over draft stays");
+    assert_eq!(
+        k.count("DELETE", "/rest/mail/"),
+        1,
+        "the handed-over draft stays"
+    );
     assert_eq!(k.inspect.drafts().len(), 1);
     assert_eq!(k.inspect.open_uploads(), 0);
     assert_eq!(k.sandbox.outbox().delivered_total(), 0);

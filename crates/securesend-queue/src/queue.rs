@@ -188,8 +188,23 @@ impl Queue {
         Ok(())
     }
 
-    /// Queues a failed job again.
+    /// Queues a failed job again. A job whose staged files were already removed (after the
+    /// `[queue] blob_retention`) is refused: it would be sent without them.
     pub async fn retry(&self, id: JobId) -> Result<()> {
+        let (job, _) = self.storage.show(id).await?;
+        let has_files = job
+            .spec
+            .get("files")
+            .and_then(Value::as_array)
+            .is_some_and(|f| !f.is_empty());
+        if has_files && job.blobs_removed_at.is_some() {
+            return Err(QueueError::Other(Error::new(
+                securesend_core::ErrorKind::Conflict,
+                format!(
+                    "job {id}: its staged files were removed when it failed; queue the message again (or keep files longer with [queue] blob_retention)"
+                ),
+            )));
+        }
         self.storage.retry(id).await
     }
 

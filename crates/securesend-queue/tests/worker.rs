@@ -303,7 +303,7 @@ async fn a_permanent_failure_fails_the_job_and_removes_its_files() {
     drain(&s, fake).await;
     let job = state(&s, id).await;
     assert_eq!(job.state, JobState::Failed);
-    assert_eq!(job.error_kind.as_deref(), Some("permission_denied"));
+    assert_eq!(job.error_kind.as_deref(), Some("permission denied"));
     assert_eq!(mailer.calls().len(), 1);
     assert!(mailer.delivered().is_empty());
     assert_eq!(blob_dirs(&s), 0);
@@ -376,7 +376,7 @@ async fn retry_after_pauses_the_profile_for_every_worker() {
         .await
         .unwrap()
         .unwrap();
-    assert!(pause.reason.unwrap().contains("rate_limited"));
+    assert!(pause.reason.unwrap().contains("rate limited"));
     assert_eq!(state(&s, id).await.state, JobState::Sent);
     // The second attempt waited for the pause.
     assert!(started.elapsed() >= Duration::from_millis(700));
