@@ -307,6 +307,11 @@ async fn a_permanent_failure_fails_the_job_and_removes_its_files() {
     assert_eq!(mailer.calls().len(), 1);
     assert!(mailer.delivered().is_empty());
     assert_eq!(blob_dirs(&s), 0);
+    // Sent again without its files it would be another message: refused, and it stays failed.
+    let err = s.queue.retry(id).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Conflict, "{err}");
+    assert!(err.to_string().contains("queue the message again"), "{err}");
+    assert_eq!(state(&s, id).await.state, JobState::Failed);
 }
 
 #[tokio::test]
