@@ -101,18 +101,19 @@ async fn browses() {
     c::browse(&target(dir.path()), 7, 3).await;
 }
 
-/// The rename into the outbox is the point of no return. No checkpoint is saved: a take-over
-/// before it writes the message afresh.
+/// The rename into the outbox is the point of no return. The message id is saved just before
+/// it, so a take-over can look for the message in the outbox.
 #[tokio::test]
 async fn journal_marks_the_point_of_no_return() {
     let dir = tempfile::tempdir().unwrap();
     let t = target(dir.path());
     assert!(
-        !t.provider.capabilities().reconcile,
-        "no lookup of a stored message"
+        t.provider.capabilities().reconcile,
+        "the outbox can be asked"
     );
     let saved = c::journal_marks_the_point_of_no_return(&t).await;
-    assert!(saved.is_empty(), "checkpoints saved: {saved:?}");
+    assert_eq!(saved.len(), 1, "checkpoints saved: {saved:?}");
+    assert!(saved[0]["message_id"].is_string(), "{saved:?}");
 }
 
 /// A refused point of no return leaves no staged message, no entry under `sent/` and nothing

@@ -271,6 +271,9 @@ pub(crate) struct Mail {
     /// What went wrong, when the status is `error`.
     #[serde(default, deserialize_with = "loose_string")]
     pub error: Option<String>,
+    /// Whether the message was deleted (a deleted draft may still be shown).
+    #[serde(default, deserialize_with = "loose_bool")]
+    pub deleted: Option<bool>,
     /// The recipients' entries, as sent; see [`Mail::recipient_emails`].
     #[serde(default)]
     pub recipients: Option<serde_json::Value>,

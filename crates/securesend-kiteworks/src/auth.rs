@@ -9,6 +9,8 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use tokio::time::Instant;
+
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use rand::Rng;
@@ -136,6 +138,12 @@ impl JwtSigner {
         Ok(format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig)))
     }
 }
+
+/// How long a refused refresh waits for the token of the process that spent its refresh token
+/// to appear in the token file. That process writes it as soon as the service answers (within
+/// milliseconds); the rest is room for a loaded machine. A refresh token refused for another
+/// reason costs this wait once before signing in again.
+const KEPT_TOKEN_WAIT: Duration = Duration::from_secs(2);
 
 fn unix_now() -> u64 {
     SystemTime::now()
@@ -366,18 +374,49 @@ impl OAuth {
     pub(crate) async fn fresh(&self, current: Option<&Token>) -> Result<Token> {
         match self.settings.credentials {
             Credentials::AuthorizationCode | Credentials::RefreshToken(_) => {
-                self.renew(current).await
+                self.renew(current, false).await
             }
             _ => self.primary().await,
         }
     }
 
     /// The current token's refresh token exchanged, else the configured grant.
-    async fn renew(&self, current: Option<&Token>) -> Result<Token> {
-        if let Some(refresh) = current.and_then(Token::refresh_token) {
+    ///
+    /// Several processes may share the profile's token file, and the service's refresh tokens
+    /// are single use: when two refresh at once, one of them is refused. So a token another
+    /// process has kept since `current` is used rather than refreshing, and a refused refresh
+    /// first waits for the token the process that spent it writes; only when none comes does
+    /// the configured grant sign in again. `share` false asks the service in any case (a
+    /// check of the credentials), never taking another process's token.
+    async fn renew(&self, current: Option<&Token>, share: bool) -> Result<Token> {
+        let kept = share.then(|| self.kept_other_than(current)).flatten();
+        if let Some(t) = kept.as_ref().filter(|t| !t.is_expired(Instant::now())) {
+            tracing::debug!(
+                provider = PROVIDER,
+                "using the token another process kept since"
+            );
+            return Ok(t.clone());
+        }
+        // A kept token's refresh token is the newer one: ours may have been spent for it.
+        let base = kept
+            .as_ref()
+            .filter(|t| t.refresh_token().is_some())
+            .or(current);
+        if let Some(refresh) = base.and_then(Token::refresh_token) {
             match self.refresh(refresh).await {
                 Ok(t) => return Ok(t),
                 Err(e) if e.is_unauthenticated() => {
+                    let elsewhere = match share {
+                        true => self.refreshed_elsewhere(base).await,
+                        false => None,
+                    };
+                    if let Some(t) = elsewhere {
+                        tracing::debug!(
+                            provider = PROVIDER,
+                            "refresh token spent by another process; using the token it kept"
+                        );
+                        return Ok(t);
+                    }
                     tracing::debug!(
                         provider = PROVIDER,
                         "refresh token refused; signing in again"
@@ -388,6 +427,34 @@ impl OAuth {
             }
         }
         self.primary().await
+    }
+
+    /// The token kept on disk, when it is not `current` (another process obtained it).
+    fn kept_other_than(&self, current: Option<&Token>) -> Option<Token> {
+        let Kept::Token(t) = self.store.as_ref()?.load() else {
+            return None;
+        };
+        let same = current.is_some_and(|c| c.access().expose() == t.access().expose());
+        (!same).then_some(t)
+    }
+
+    /// A usable token another process keeps after spending the refresh token of `base`,
+    /// waited for a moment: that process writes it just after the service answers it.
+    async fn refreshed_elsewhere(&self, base: Option<&Token>) -> Option<Token> {
+        self.store.as_ref()?;
+        let deadline = Instant::now() + KEPT_TOKEN_WAIT;
+        loop {
+            if let Some(t) = self
+                .kept_other_than(base)
+                .filter(|t| !t.is_expired(Instant::now()))
+            {
+                return Some(t);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// Forgets the token kept on disk (it was refused).
@@ -401,7 +468,7 @@ impl OAuth {
 #[async_trait]
 impl TokenSource for OAuth {
     async fn fetch(&self, current: Option<&Token>) -> Result<Token> {
-        self.renew(current).await
+        self.renew(current, true).await
     }
 }
 

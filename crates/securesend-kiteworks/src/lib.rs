@@ -63,6 +63,7 @@
 mod api;
 mod auth;
 mod browse;
+mod checkpoint;
 mod client;
 mod config;
 mod download;
@@ -72,6 +73,7 @@ mod folders;
 /// Entry points for the fuzz targets in `fuzz/`; not part of the API.
 pub mod fuzzing;
 mod login;
+mod reconcile;
 mod resume;
 mod send;
 mod token_store;
@@ -125,6 +127,8 @@ pub fn capabilities() -> Capabilities {
     c.create_folders = true;
     c.browse = true;
     c.overwrite = true;
+    c.journal = true;
+    c.reconcile = true;
     c
 }
 

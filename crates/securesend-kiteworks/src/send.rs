@@ -10,19 +10,25 @@
 //! Step 3 is never repeated blindly: when its outcome is unknown (the connection broke, the
 //! service failed), `GET /rest/mail/{id}` says whether the message left; only a message still a
 //! draft is sent again, and one whose state cannot be learnt is reported as may have been sent.
+//!
+//! A message with a [`SendJournal`](securesend_core::SendJournal) records its draft and each
+//! stored attachment there, and marks the point of no return just before step 3, so that
+//! another process can take the send over (`checkpoint.rs`, `reconcile.rs`).
 
 use futures::StreamExt;
 use time::OffsetDateTime;
 
 use securesend_core::chunk::ChunkPlan;
 use securesend_core::{
-    CheckedFile, Error, ErrorKind, Link, Progress, RemoteFile, Result, SecureMessage, SendReceipt,
-    SendStatus,
+    CheckedFile, Error, ErrorKind, FileProgress, Link, Progress, RemoteFile, Result, SecureMessage,
+    SendReceipt, SendStatus,
 };
 
 use crate::api::{Mail, SendMail};
+use crate::checkpoint::{Checkpoint, Recorder};
 use crate::client::{UploadTarget, valid_id};
 use crate::config::Acl;
+use crate::reconcile::Start;
 use crate::upload::{Outgoing, Session, service_checksums};
 use crate::{Inner, PROVIDER};
 
@@ -196,7 +202,7 @@ fn addr(list: &[securesend_core::Address]) -> Vec<String> {
 }
 
 /// Where a message stands by the service's status.
-fn status_of(mail: &Mail) -> Option<SendStatus> {
+pub(crate) fn status_of(mail: &Mail) -> Option<SendStatus> {
     match mail
         .status
         .as_deref()
@@ -302,10 +308,47 @@ impl Inner {
         msg: SecureMessage,
         opts: MailOptions,
     ) -> Result<SendReceipt> {
+        let start = match msg.journal() {
+            Some(j) => self.start_of(j.as_ref()).await?,
+            None => Start::Afresh,
+        };
+        let (resume, committed) = match start {
+            Start::Afresh => (None, false),
+            Start::Continue {
+                checkpoint,
+                committed,
+            } => (Some(checkpoint), committed),
+            Start::Sent { checkpoint, mail } => {
+                // Listed as the earlier attempt stored them; files sent by id are asked for
+                // only to name them, and the message counts as sent whatever that answers.
+                let mut attachments = self.files_by_id(&opts).await.unwrap_or_else(|e| {
+                    tracing::warn!(provider = PROVIDER, error = %e, "the files sent by id are left out of the receipt");
+                    Vec::new()
+                });
+                attachments.extend(checkpoint.remote_files());
+                return Ok(self.receipt(&msg, checkpoint.draft, mail, attachments));
+            }
+        };
+        let recorder = Recorder::new(msg.journal().cloned());
         // Up to the PUT sendFile no recipient can have the message, whatever failed.
-        let (draft, body, attachments) =
-            self.prepare(&msg, &opts).await.map_err(Error::not_sent)?;
-        let mail = self.deliver(&draft, &body).await?;
+        let (draft, body, attachments) = self
+            .prepare(&msg, &opts, resume, &recorder)
+            .await
+            .map_err(Error::not_sent)?;
+        // After a take-over of a send that reached this point, an earlier PUT may have sent
+        // the message since it was seen as a draft.
+        let mail = self.deliver(&draft, &body, committed).await?;
+        Ok(self.receipt(&msg, draft, mail, attachments))
+    }
+
+    /// The receipt of message `draft`, sent, as `mail` shows it.
+    fn receipt(
+        &self,
+        msg: &SecureMessage,
+        draft: String,
+        mail: Mail,
+        attachments: Vec<RemoteFile>,
+    ) -> SendReceipt {
         let status = status_of(&mail).unwrap_or(SendStatus::Sent);
         let mut recipients = mail.recipient_emails();
         if recipients.is_empty() {
@@ -344,17 +387,28 @@ impl Inner {
         if mail.status.as_deref() == Some("pending_review") {
             receipt = receipt.with_warning("the service holds the message for review");
         }
-        Ok(receipt)
+        receipt
     }
 
     /// Everything before the point of no return: the draft with its attachments, the body
     /// that sends it, and the files as stored. A failure deletes the draft; so does the
     /// message's [`Cancel`](securesend_core::Cancel) firing, which stops the work at its next
     /// safe point (the draft's creation is let finish, so that its id is known).
+    ///
+    /// `resume` is an earlier attempt's checkpoint whose draft is still a draft: that draft is
+    /// used and the attachments it lists are not uploaded again. The journal's checkpoint is
+    /// saved once the draft is known and after each attachment, and its point of no return
+    /// marked last; when either fails the send stops here, like any failure before the send.
+    ///
+    /// Deleting the draft on every failure (retryable ones too) means a send given up for good
+    /// leaves nothing behind; the attempt that retries it finds its checkpoint's draft gone and
+    /// starts afresh.
     async fn prepare(
         &self,
         msg: &SecureMessage,
         opts: &MailOptions,
+        resume: Option<Checkpoint>,
+        recorder: &Recorder,
     ) -> Result<(String, SendMail, Vec<RemoteFile>)> {
         let cancel = msg.cancel();
         let nothing_made =
@@ -380,17 +434,32 @@ impl Inner {
                 self.chunk_size().await
             }
         });
-        let (chunk, draft) = futures::join!(chunk, self.create_draft(&body, cancel));
+        let (chunk, draft) = match &resume {
+            Some(cp) => (chunk.await, Ok(cp.draft.clone())),
+            None => futures::join!(chunk, self.create_draft(&body, cancel)),
+        };
         let draft = draft.map_err(nothing_made)?;
+        // What the checkpoint lists of this very message (a file changed since is not).
+        let kept: Vec<_> = msg
+            .attachments()
+            .iter()
+            .enumerate()
+            .filter_map(|(i, f)| resume.as_ref()?.stored(i, f).cloned())
+            .collect();
         let open = OpenSessions::default();
         // Not dropped on a cancel: each file stops at its own safe points, so that a session
         // being opened is recorded (and discarded) rather than left behind.
-        let work = async { self.attach_all(&draft, msg, chunk?, &open).await };
-        // The last safe point is after the attachments, just before the send.
-        let uploaded = match work
-            .await
-            .and_then(|files| cancel.check(SENDING).map(|()| files))
-        {
+        let work = async {
+            recorder.draft(&draft, kept).await?;
+            let files = self
+                .attach_all(&draft, msg, chunk?, &open, resume.as_ref(), recorder)
+                .await?;
+            // The last safe point is after the attachments, just before the send.
+            cancel.check(SENDING)?;
+            recorder.point_of_no_return().await?;
+            Ok::<_, Error>(files)
+        };
+        let uploaded = match work.await {
             Ok(files) => files,
             Err(e) => {
                 let deleted = self.abandon(&draft, &open).await;
@@ -482,6 +551,8 @@ impl Inner {
         msg: &SecureMessage,
         chunk: u64,
         open: &OpenSessions,
+        resume: Option<&Checkpoint>,
+        recorder: &Recorder,
     ) -> Result<Vec<RemoteFile>> {
         let target = UploadTarget::Mail(draft.to_owned());
         let batch = Batch {
@@ -497,10 +568,27 @@ impl Inner {
             .enumerate()
             .map(|(index, file)| {
                 let (target, batch) = (&target, &batch);
+                let stored = resume.and_then(|cp| cp.stored(index, file));
                 async move {
-                    let r = self
+                    if let Some(saved) = stored {
+                        // On the draft already: shown as done, not sent again.
+                        let mut p = FileProgress::start(
+                            msg.progress(),
+                            index,
+                            file.name(),
+                            Some(file.size),
+                        );
+                        p.set(file.size);
+                        p.finish();
+                        return Ok(saved.remote());
+                    }
+                    let r = match self
                         .attach_one(target, file, index, msg.progress(), chunk, open, batch)
-                        .await;
+                        .await
+                    {
+                        Ok(f) => recorder.file(index, file, &f).await.map(|()| f),
+                        Err(e) => Err(e),
+                    };
                     if r.is_err() {
                         batch.failed.cancel();
                     }
@@ -568,11 +656,15 @@ impl Inner {
     /// "Not sent" is said only when the draft was deleted afterwards: the service refuses to
     /// delete a sent message, so a delete that worked proves nothing went, and one that failed
     /// leaves the doubt (an earlier try may still be under way on the service).
-    async fn deliver(&self, draft: &str, body: &SendMail) -> Result<Mail> {
+    ///
+    /// `in_doubt` says an earlier attempt's send may be under way (a send taken over after its
+    /// point of no return): a refusal because the message is no longer a draft then means it
+    /// left.
+    async fn deliver(&self, draft: &str, body: &SendMail, in_doubt: bool) -> Result<Mail> {
         let max_attempts = self.settings.http.max_attempts.max(1);
         let mut attempt = 0;
         // Whether an earlier try's outcome is unknown: it may have sent the message since.
-        let mut in_doubt = false;
+        let mut in_doubt = in_doubt;
         loop {
             attempt += 1;
             let failure = match self.api.send_draft(draft, body).await {

@@ -80,10 +80,10 @@ pub fn capabilities() -> Capabilities {
     c.create_folders = true;
     c.overwrite = true;
     c.browse = true;
-    // Each attempt picks a new message id and saves none, so a take-over cannot tell whether
-    // a dead attempt's rename into the outbox happened: such a send is left in doubt.
+    // The message id is saved before the rename into the outbox, so a take-over finds out
+    // from the outbox whether the dead attempt's rename happened.
     c.journal = true;
-    c.reconcile = false;
+    c.reconcile = true;
     c
 }
 

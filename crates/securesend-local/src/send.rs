@@ -18,6 +18,11 @@ use crate::{LocalProvider, PROVIDER};
 
 impl LocalProvider {
     pub(crate) async fn send_message(&self, msg: SecureMessage) -> Result<SendReceipt> {
+        if let Some(journal) = msg.journal().filter(|j| j.committed_before()) {
+            if let Some(receipt) = self.reconcile(journal.resume()).await? {
+                return Ok(receipt);
+            }
+        }
         let id = message_id();
         let outbox = self.root.join("outbox");
         let staging = outbox.join(format!(".tmp-{id}"));
@@ -59,6 +64,10 @@ impl LocalProvider {
         // A journal that can no longer vouch for this send (another worker took it over)
         // stops it here, while the message is still only staged.
         if let Some(journal) = msg.journal() {
+            // The id is what a take-over looks for in the outbox (see `reconcile`).
+            journal
+                .save(serde_json::json!({ "message_id": id }))
+                .await?;
             journal.point_of_no_return().await?;
         }
         let final_dir = self.root.join("outbox").join(id);
@@ -70,6 +79,52 @@ impl LocalProvider {
         })?;
         sync_dir(final_dir.parent().unwrap_or(&final_dir));
         Ok(())
+    }
+
+    /// An earlier attempt of this send passed its point of no return and stopped. The outbox
+    /// says what became of it: the message is there (its receipt is returned), or it is still
+    /// staged and complete (the rename is made now), or neither, and nothing was delivered
+    /// (`None`: send it afresh).
+    async fn reconcile(
+        &self,
+        checkpoint: Option<serde_json::Value>,
+    ) -> Result<Option<SendReceipt>> {
+        let id = checkpoint
+            .as_ref()
+            .and_then(|c| c.get("message_id"))
+            .and_then(serde_json::Value::as_str)
+            .filter(|id| is_message_id(id))
+            .ok_or_else(|| {
+                Error::protocol(
+                    "an earlier attempt of this send stopped after its point of no return without naming its message; look in the outbox before sending it again",
+                )
+                .maybe_sent()
+            })?;
+        let outbox = self.root.join("outbox");
+        let done = outbox.join(id);
+        let staged = outbox.join(format!(".tmp-{id}"));
+        if !done.join("receipt.json").is_file() {
+            if !staged.join("receipt.json").is_file() {
+                return Ok(None);
+            }
+            tokio::fs::rename(&staged, &done).await.map_err(|e| {
+                Error::io(format!("moving the message into {}", done.display()), e).maybe_sent()
+            })?;
+            sync_dir(&outbox);
+        }
+        let bytes = securesend_core::file::read_small_file(
+            &done.join("receipt.json"),
+            securesend_core::file::SmallFile::new(
+                "stored receipt",
+                MAX_RECEIPT_BYTES,
+                securesend_core::ErrorKind::Protocol,
+            ),
+        )
+        .map_err(Error::maybe_sent)?;
+        let receipt = serde_json::from_slice(&bytes).map_err(|e| {
+            Error::protocol(format!("the receipt of message {id} is damaged: {e}")).maybe_sent()
+        })?;
+        Ok(Some(receipt))
     }
 
     async fn write_message(
@@ -192,6 +247,15 @@ impl<'a> Blocks<'a> {
         }
         Ok((filled > 0).then(|| &self.buf[..filled]))
     }
+}
+
+/// The largest receipt a take-over reads back.
+const MAX_RECEIPT_BYTES: u64 = 1 << 20;
+
+/// Whether `id` has the shape [`message_id`] gives (a checkpoint is read back from storage:
+/// it must not name a path).
+fn is_message_id(id: &str) -> bool {
+    id.len() <= 40 && id.len() > 17 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
 }
 
 /// A sortable, unique message id: UTC time plus 32 random bits.
