@@ -4,8 +4,8 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use securesend::queue::{
-    self, Connector as _, EnqueueOptions, Inserted, Job, JobEvent, JobId, JobState, Queue,
-    QueueError, Resolution, Stage,
+    self, EnqueueOptions, Inserted, Job, JobEvent, JobId, JobState, Queue, QueueError, Resolution,
+    Stage,
 };
 use securesend::{Cancel, Client, Error, ErrorKind, SendReceipt};
 use serde_json::{Value, json};
