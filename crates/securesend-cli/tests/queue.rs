@@ -320,6 +320,13 @@ fn round_trip(s: &Setup) {
     let stats = s.ok_json(&["queue", "stats"]);
     assert_eq!(stats["counts"]["sent"], 2, "{stats}");
     assert_eq!(stats["counts"]["queued"], 0, "{stats}");
+    // Two sends within the averaging window.
+    let window = stats["sends_window_minutes"].as_f64().unwrap();
+    assert_eq!(
+        stats["sends_per_minute"].as_f64(),
+        Some(2.0 / window),
+        "{stats}"
+    );
 
     let purged = s.ok_json(&["queue", "purge", "--older-than", "0s"]);
     assert_eq!(purged["purged"], 2, "{purged}");

@@ -16,6 +16,9 @@ use super::{Failure, Outcome, human_size, send};
 use crate::args::{QueueAddArgs, QueueCommand, StageArg};
 use crate::exit;
 
+/// Over how many minutes `queue stats` averages the sends.
+const SENDS_WINDOW_MIN: i64 = 5;
+
 /// Where the queue is and whom it serves, from the global arguments.
 pub struct Context<'a> {
     pub client: &'a Client,
@@ -189,9 +192,26 @@ async fn stats(q: &Queue) -> Result<Outcome, Failure> {
         "oldest queued: {}",
         oldest.map_or_else(|| "none".to_owned(), age)
     );
+    // The storage keeps no rate: it is counted from the sends that ended in the last minutes.
+    let window = time::Duration::minutes(SENDS_WINDOW_MIN);
+    let since = OffsetDateTime::now_utc() - window;
+    let recent = q
+        .list(Some(JobState::Sent))
+        .await
+        .map_err(operator)?
+        .iter()
+        .filter(|j| j.finished_at.unwrap_or(j.updated_at) >= since)
+        .count();
+    let per_minute = recent as f64 / SENDS_WINDOW_MIN as f64;
+    let _ = writeln!(
+        text,
+        "sends per minute: {per_minute:.1} (last {SENDS_WINDOW_MIN} minutes)"
+    );
     let json = json!({
         "counts": counts,
         "oldest_queued_age_s": oldest.map(|d| d.as_secs_f64()),
+        "sends_per_minute": per_minute,
+        "sends_window_minutes": SENDS_WINDOW_MIN,
     });
     Ok(Outcome::ok(json, text))
 }
