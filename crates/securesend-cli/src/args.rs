@@ -40,6 +40,11 @@ pub struct Cli {
     #[arg(short, long, global = true)]
     pub quiet: bool,
 
+    /// The delivery queue (`sqlite://PATH` or `postgres://…`; default: $SECURESEND_QUEUE, then
+    /// `[queue] url`, then securesend-data/queue/queue.sqlite3).
+    #[arg(long, global = true, value_name = "URL")]
+    pub queue: Option<String>,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -65,6 +70,10 @@ pub enum Command {
     Providers,
     /// Check the configuration step by step: file, secrets, service, credentials.
     Doctor,
+    /// Queue sends for a worker, and look after the queued jobs.
+    Queue(QueueArgs),
+    /// Send queued jobs: until SIGINT/SIGTERM, or with --drain until nothing is left.
+    Worker(WorkerArgs),
 }
 
 #[derive(Debug, Args)]
@@ -209,6 +218,140 @@ pub struct MkdirArgs {
     /// Create missing parents; an existing folder is then not an error.
     #[arg(long, short)]
     pub parents: bool,
+}
+
+const QUEUE_COMMANDS: &str = "\
+Examples:
+  securesend queue add --to ada@example.com --subject Payslip --idempotency-key payslip-ada payslip.pdf
+  securesend queue add --not-before 10m --stage reference --priority 5 … FILES
+  securesend queue ls --state in-doubt
+  securesend queue show ID
+  securesend queue resolve ID --sent | --resend
+  securesend queue purge --older-than 30d";
+
+#[derive(Debug, Args)]
+#[command(after_help = QUEUE_COMMANDS)]
+pub struct QueueArgs {
+    #[command(subcommand)]
+    pub command: QueueCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum QueueCommand {
+    /// Queue a message: the arguments of `send` (its --priority is --message-priority here);
+    /// prints the job id.
+    // The job's place in the queue takes `--priority`, so the message's own priority, which
+    // `send` calls `--priority`, is renamed rather than the two sharing one flag.
+    #[command(mut_arg("priority", |a| a.long("message-priority")))]
+    Add(Box<QueueAddArgs>),
+    /// List jobs, oldest first.
+    Ls(QueueLsArgs),
+    /// A job: its state, its history and its receipt.
+    Show(JobArg),
+    /// Cancel a queued job and remove its staged files (only a queued job).
+    Cancel(JobArg),
+    /// Queue a failed job again, from the start.
+    Retry(JobArg),
+    /// Settle a job in doubt: it was delivered (--sent) or it was not (--resend).
+    Resolve(ResolveArgs),
+    /// Jobs per state, the oldest queued job's age, sends per minute, paused profiles.
+    Stats,
+    /// Remove jobs that ended (sent, failed, cancelled) longer ago than --older-than.
+    Purge(PurgeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct QueueAddArgs {
+    #[command(flatten)]
+    pub send: SendArgs,
+    /// Queueing the same key again returns the job queued first and queues nothing.
+    #[arg(long, value_name = "KEY")]
+    pub idempotency_key: Option<String>,
+    /// Not sent before this time: RFC 3339 (2026-12-24T08:00:00Z) or a delay from now (10m).
+    #[arg(long, value_name = "TIME")]
+    pub not_before: Option<String>,
+    /// Copy the files into the queue, or refer to them where they are (checked before sending).
+    #[arg(long, value_enum, default_value = "copy")]
+    pub stage: StageArg,
+    /// The job's place in the queue: higher runs first.
+    #[arg(long = "priority", id = "job_priority", value_name = "N", default_value = "0",
+          value_parser = job_priority, allow_negative_numbers = true)]
+    pub job_priority: i16,
+}
+
+fn job_priority(s: &str) -> Result<i16, String> {
+    s.parse().map_err(|_| {
+        if matches!(s, "low" | "normal" | "high") {
+            format!(
+                "the job's priority is a number (higher runs first); the message's priority is --message-priority {s}"
+            )
+        } else {
+            format!("{s:?} is not a number from -32768 to 32767")
+        }
+    })
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum StageArg {
+    Copy,
+    Reference,
+}
+
+#[derive(Debug, Args)]
+pub struct QueueLsArgs {
+    /// Only jobs in this state: queued, running, sent, failed, in-doubt, cancelled.
+    #[arg(long, value_name = "STATE")]
+    pub state: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct JobArg {
+    /// The job's id (as `queue add` and `queue ls` print it).
+    #[arg(value_name = "ID")]
+    pub id: String,
+}
+
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("resolution").required(true).args(["sent", "resend"]))]
+pub struct ResolveArgs {
+    /// The job's id.
+    #[arg(value_name = "ID")]
+    pub id: String,
+    /// It was delivered (you checked on the service): the job becomes sent.
+    #[arg(long)]
+    pub sent: bool,
+    /// It was not delivered: the job is queued again from the start.
+    #[arg(long)]
+    pub resend: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PurgeArgs {
+    /// How long ago the jobs ended: 30d, 12h, 0s (all of them).
+    #[arg(long, value_name = "AGE", required = true)]
+    pub older_than: String,
+}
+
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    /// Jobs sent at once.
+    #[arg(long, value_name = "N", default_value = "1",
+          value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub concurrency: u16,
+    /// Exit once nothing is queued or running.
+    #[arg(long)]
+    pub drain: bool,
+    /// Serve Prometheus metrics on http://ADDR/metrics (port 0: any free port, printed on
+    /// stderr).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics: Option<std::net::SocketAddr>,
+    /// The name recorded on every job this worker touches (default: host name and process id).
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// How long a job stays this worker's without a heartbeat (renewed every third of it); a
+    /// killed worker's jobs are taken over after it.
+    #[arg(long, value_name = "DURATION", default_value = "60s")]
+    pub lease: String,
 }
 
 #[cfg(test)]

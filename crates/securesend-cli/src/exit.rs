@@ -40,8 +40,9 @@ pub fn report(failure: Failure, json: bool) -> u8 {
         completed,
         note,
         text,
+        code: fixed,
     } = failure;
-    let code = code(&e);
+    let code = fixed.unwrap_or_else(|| code(&e));
     if let (false, Some(text)) = (json, &text) {
         // The error line below says what failed whatever happens to this report.
         let _ = output::stdout(text);

@@ -3,6 +3,7 @@
 mod args;
 mod commands;
 mod exit;
+mod metrics;
 mod output;
 mod progress;
 mod signals;
@@ -15,7 +16,7 @@ use clap::Parser;
 use securesend::{Cancel, Client, Error};
 use tracing_subscriber::EnvFilter;
 
-use args::{Cli, Command};
+use args::{Cli, Command, QueueCommand};
 use commands::{Failure, Outcome};
 use progress::Bars;
 
@@ -107,6 +108,38 @@ async fn run(cli: Cli, cancel: &Cancel) -> Result<Outcome, Failure> {
         Command::Download(args) => {
             commands::download::run(&connect()?, args, bars.as_ref(), cancel, cli.json).await
         }
+        Command::Queue(args) => {
+            let client = Client::discover(cli.config.as_deref())?;
+            let cx = commands::queue::Context {
+                client: &client,
+                url: cli.queue.as_deref(),
+                profile: cli.profile.as_deref(),
+            };
+            let reads_only = matches!(
+                args.command,
+                QueueCommand::Ls(_) | QueueCommand::Show(_) | QueueCommand::Stats
+            );
+            let work = commands::queue::run(cx, args.command, cancel);
+            if reads_only {
+                interruptible(cancel, NOTHING_CHANGED, work).await
+            } else {
+                // A change to the queue is one short transaction (or, for `add`, staging then
+                // one): it is let finish, so the result printed is what the queue holds.
+                work.await
+            }
+        }
+        Command::Worker(args) => {
+            let client = Client::discover(cli.config.as_deref())?;
+            commands::worker::run(
+                &client,
+                cli.queue.as_deref(),
+                args,
+                cli.json,
+                cli.quiet,
+                cancel,
+            )
+            .await
+        }
     };
     if let Some(b) = &bars {
         b.clear();
@@ -131,6 +164,9 @@ fn parse_failure(e: clap::Error) -> u8 {
 /// Prints a command's result; when that fails after the work was done, says so with its own
 /// exit code so that a script does not do the work again.
 fn print_outcome(outcome: Outcome, json: bool) -> u8 {
+    if outcome.streamed {
+        return outcome.code;
+    }
     let text = if json {
         format!("{}\n", outcome.json)
     } else {

@@ -213,18 +213,24 @@ fn built_binary(name: &str) -> Option<PathBuf> {
 
 /// Checks that each `--flag` in `args` is one `bin --help` (or `bin <sub> --help`) lists.
 fn flags_exist(at: &str, bin: &Path, args: &[String]) {
-    // The subcommand's help when the first plain word is one, else the top level's.
-    let mut help_args: Vec<&str> = args
+    // The deepest subcommand's help (`queue resolve ID --sent` is checked against
+    // `queue resolve --help`): the longest run of plain words whose `--help` works, else the
+    // top level's.
+    let plain: Vec<&str> = args
         .iter()
-        .find(|a| !a.starts_with('-'))
+        .filter(|a| !a.starts_with('-'))
         .map(String::as_str)
-        .into_iter()
         .collect();
-    help_args.push("--help");
+    let mut help_args = vec!["--help"];
     let mut out = Command::new(bin).args(&help_args).output().unwrap();
-    if !out.status.success() {
-        help_args = vec!["--help"];
-        out = Command::new(bin).args(&help_args).output().unwrap();
+    for n in (1..=plain.len()).rev() {
+        let mut tried = plain[..n].to_vec();
+        tried.push("--help");
+        let o = Command::new(bin).args(&tried).output().unwrap();
+        if o.status.success() {
+            (help_args, out) = (tried, o);
+            break;
+        }
     }
     let help = String::from_utf8_lossy(&out.stdout);
     for flag in args.iter().filter(|a| a.starts_with("--")) {

@@ -109,6 +109,7 @@ impl Batch {
             })),
             note: several.then_some(note),
             text: several.then_some(self.text),
+            code: None,
         })
     }
 }

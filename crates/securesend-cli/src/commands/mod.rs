@@ -7,8 +7,10 @@ pub mod download;
 pub mod inbox;
 pub mod login;
 pub mod providers;
+pub mod queue;
 pub mod send;
 pub mod upload;
+pub mod worker;
 
 use securesend::Error;
 use serde_json::Value;
@@ -24,6 +26,9 @@ pub struct Outcome {
     /// What the command changed ("the message was sent"), for commands that change something:
     /// when the result cannot be printed, the error says this was done nonetheless.
     pub done: Option<String>,
+    /// The command printed its results as it went (the worker's line per job): nothing is left
+    /// to print at the end.
+    pub streamed: bool,
 }
 
 impl Outcome {
@@ -34,6 +39,7 @@ impl Outcome {
             text,
             code: crate::exit::OK,
             done: None,
+            streamed: false,
         }
     }
 
@@ -42,6 +48,16 @@ impl Outcome {
         Outcome {
             done: Some(done.into()),
             ..Outcome::ok(json, text)
+        }
+    }
+}
+
+impl Outcome {
+    /// The result of a command that printed as it went: nothing is left to print.
+    pub fn streamed() -> Self {
+        Outcome {
+            streamed: true,
+            ..Outcome::ok(Value::Null, String::new())
         }
     }
 }
@@ -55,6 +71,8 @@ pub struct Failure {
     pub note: Option<String>,
     /// Printed on stdout before the error line, without `--json`: the report of every file.
     pub text: Option<String>,
+    /// The exit code when it is not the error kind's (see [`crate::exit::code`]).
+    pub code: Option<u8>,
 }
 
 impl From<Error> for Failure {
@@ -64,6 +82,7 @@ impl From<Error> for Failure {
             completed: None,
             note: None,
             text: None,
+            code: None,
         }
     }
 }

@@ -23,7 +23,11 @@ fn read_text(path: &Path, limit: SmallFile) -> Result<String, Error> {
 }
 
 /// Builds the message from the arguments; every problem is reported before anything is sent.
-fn message(args: SendArgs, bars: Option<&Bars>, cancel: &Cancel) -> Result<SecureMessage, Error> {
+pub fn message(
+    args: SendArgs,
+    bars: Option<&Bars>,
+    cancel: &Cancel,
+) -> Result<SecureMessage, Error> {
     let mut b = SecureMessage::builder()
         .subject(args.subject)
         .cancel_on(cancel.clone());
@@ -108,7 +112,7 @@ pub async fn run(
 }
 
 /// The receipt as a person reads it: recipients by role, expiry, files, links.
-fn receipt_text(verb: &str, receipt: &SendReceipt) -> String {
+pub fn receipt_text(verb: &str, receipt: &SendReceipt) -> String {
     let mut text = format!(
         "{verb} message {} via {} ({:?})\n",
         receipt.message_id, receipt.provider, receipt.status,
