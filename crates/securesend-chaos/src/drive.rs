@@ -95,7 +95,7 @@ pub fn plan(caps: &Capabilities, operations: usize, seed: u64, stream: u64) -> V
     (0..operations)
         .map(|index| {
             let kind = match (caps.send, caps.upload) {
-                (true, true) if draw.next_u64() % 2 == 0 => Kind::Send,
+                (true, true) if draw.next_u64().is_multiple_of(2) => Kind::Send,
                 (true, true) => Kind::Upload,
                 (true, false) => Kind::Send,
                 _ => Kind::Upload,

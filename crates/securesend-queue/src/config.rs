@@ -107,13 +107,13 @@ impl QueueConfig {
             })?;
         let base = file.base_dir();
         config.blobs = config.blobs.map(|b| resolve(base, &b));
-        if let Some(url) = &config.url {
-            if let Some(path) = url.strip_prefix("sqlite://") {
-                config.url = Some(format!(
-                    "sqlite://{}",
-                    resolve(base, Path::new(path)).display()
-                ));
-            }
+        if let Some(url) = &config.url
+            && let Some(path) = url.strip_prefix("sqlite://")
+        {
+            config.url = Some(format!(
+                "sqlite://{}",
+                resolve(base, Path::new(path)).display()
+            ));
         }
         for (name, limits) in &config.profiles {
             if limits.max_attempts == Some(0) {
@@ -158,10 +158,10 @@ pub fn queue_url(explicit: Option<&str>, config: Option<&ConfigFile>) -> Result<
     if let Some(url) = std::env::var(QUEUE_ENV).ok().filter(|u| !u.is_empty()) {
         return Ok(url);
     }
-    if let Some(file) = config {
-        if let Some(url) = QueueConfig::from_file(file)?.url {
-            return Ok(url);
-        }
+    if let Some(file) = config
+        && let Some(url) = QueueConfig::from_file(file)?.url
+    {
+        return Ok(url);
     }
     let base = config.map_or(Path::new("."), ConfigFile::base_dir);
     Ok(format!(

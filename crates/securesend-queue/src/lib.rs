@@ -1,15 +1,14 @@
-//! The durable delivery queue of securesend: job storage.
+//! The durable delivery queue of securesend (the facade re-exports it as `securesend::queue`).
 //!
-//! What is built: the job model ([`job`]), the allowed state transitions as a pure table
-//! ([`state`]), the [`Storage`] trait whose every worker write is fenced by
-//! `(job id, attempt)`, and two backends with embedded migrations and times from the database
-//! clock: SQLite for workers on one machine ([`sqlite::SqliteStorage`]: WAL, `synchronous=FULL`,
-//! `BEGIN IMMEDIATE` for every write) and PostgreSQL for many machines
-//! ([`postgres::PostgresStorage`]: claims with `FOR UPDATE SKIP LOCKED`).
+//! | piece | what it does |
+//! |---|---|
+//! | [`Queue`] | opens `sqlite://…` or `postgres://…`, enqueues a checked message (idempotency key, `not_before`, priority), staging its files ([`blobs`]), and the operator commands |
+//! | [`Worker`] | claims jobs atomically under a lease renewed by a heartbeat, sends each with a [`SendJournal`](securesend_core::SendJournal) that checkpoints and marks the point of no return, records the outcome; graceful shutdown and drain |
+//! | [`Storage`] | every worker write fenced by `(job id, attempt)`; two backends with embedded migrations and times from the database clock: [`SqliteStorage`] (WAL, `synchronous=FULL`, `BEGIN IMMEDIATE`) and [`PostgresStorage`] (`FOR UPDATE SKIP LOCKED`) |
+//! | [`job`], [`state`] | the job model and the allowed transitions as a pure table |
+//! | [`config`] | the `[queue]` table: URL, blob directory, retention, retry spacing, per-profile limits |
 //!
-//! Not built yet: blob staging, the worker (heartbeat, shutdown, drain),
-//! reconciliation of in-doubt sends with the provider, profile pauses and in-flight caps, and the
-//! facade's `Queue::open`. A job's payload is, for now, an opaque JSON spec with its fingerprint.
+//! `docs/queue.md` describes the model, the per-provider guarantees and operations.
 #![deny(missing_docs)]
 
 pub mod blobs;

@@ -153,10 +153,10 @@ impl Queue {
             .check_message(provider.name(), &message)?;
         let mut options = options.clone();
         let limits = self.config.limits(profile);
-        if options.max_attempts == EnqueueOptions::default().max_attempts {
-            if let Some(n) = limits.max_attempts {
-                options.max_attempts = n;
-            }
+        if options.max_attempts == EnqueueOptions::default().max_attempts
+            && let Some(n) = limits.max_attempts
+        {
+            options.max_attempts = n;
         }
         if options.max_age.is_none() {
             options.max_age = limits.max_age;

@@ -391,10 +391,10 @@ impl Worker {
             Err(e) if e.is_io() => return self.retry(job.failures, &e, &job.profile).await,
             Err(e) => return failed(e),
         };
-        if !provider.capabilities().journal {
-            if let Err(e) = journal.point_of_no_return().await {
-                return lost_or(e, || Attempt::LeaseLost);
-            }
+        if !provider.capabilities().journal
+            && let Err(e) = journal.point_of_no_return().await
+        {
+            return lost_or(e, || Attempt::LeaseLost);
         }
         let cancel = Cancel::new();
         let message = message

@@ -16,7 +16,7 @@ use securesend_core::{
 };
 use securesend_queue::{
     Backoff, BlobStore, ClaimRequest, Connector, EnqueueOptions, JobId, JobState, Queue,
-    QueueConfig, SqliteStorage, Stage, Storage, Worker, WorkerOptions,
+    QueueConfig, SqliteStorage, Stage, Worker, WorkerOptions,
 };
 
 /// What the mailer does on its next call.

@@ -392,15 +392,18 @@ async fn queue_url(args: &Args, dir: &Path) -> Result<(String, Option<Dropper>),
     let admin = sqlx::postgres::PgPool::connect(&server)
         .await
         .map_err(|e| format!("PostgreSQL at {shown}: {e}"))?;
-    sqlx::query(&format!("CREATE DATABASE {name}"))
+    // The name is made of digits and `soak_` only.
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
         .execute(&admin)
         .await
         .map_err(|e| format!("creating database {name} at {shown}: {e}"))?;
     let url = with_database(&server, &name);
     let drop_db: Dropper = Box::pin(async move {
-        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            .execute(&admin)
-            .await;
+        let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+        )))
+        .execute(&admin)
+        .await;
         admin.close().await;
     });
     Ok((url, Some(drop_db)))
